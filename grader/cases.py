@@ -1,0 +1,211 @@
+"""The inputs every check runs on: visible cases and hidden ones.
+
+Visible cases are the original notebook's inputs, whose answers the handout
+shows. Hidden cases are generated from fixed seeds: other sizes (D, H, C),
+negative weights so that ReLU gates some units, soft targets, dropout masks,
+large logits. Every hidden value is exactly representable in float32, so the
+float64 NumPy inputs and the float32 torch inputs are the same numbers and a
+correct float32 implementation is judged only on its own rounding.
+
+``tests/test_cases.py`` verifies that the hidden cases are well-conditioned:
+a correct float32 implementation passes them and an answer rounded to four
+decimals fails them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+# ------------------------------------------------------------ the original
+
+X1 = np.array([1.0, 2.0, 3.0])
+X2 = np.array([4.0, 5.0, 6.0])
+Y1 = np.array([0.0, 1.0])
+Y2 = np.array([1.0, 0.0])
+W1 = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8], [0.9, 1.0, 1.1, 1.2]])
+W2 = np.array([[0.2, 0.3], [0.4, 0.5], [0.6, 0.7], [0.8, 0.9]])
+EPOCHS, LR, P = 100, 0.01, 0.4
+
+
+def dropout_masks(epochs: int, hidden: int, p: float, seed: int) -> np.ndarray:
+    """The contract's canonical keep-masks, shape (epochs, hidden), 0.0/1.0."""
+    return (np.random.default_rng(seed).random((epochs, hidden)) >= p).astype(np.float64)
+
+
+# ------------------------------------------------------------ case types
+
+@dataclass(frozen=True, eq=False)  # identity equality: cases are constants, and hashable for caching
+class ArrayCase:
+    """Input of an elementwise function (``relu``, ``softmax``)."""
+
+    id: str
+    visible: bool
+    label: str
+    value: np.ndarray  # any shape
+
+
+@dataclass(frozen=True, eq=False)  # identity equality: cases are constants, and hashable for caching
+class NetCase:
+    """One input through the network.
+
+    Shapes: ``x`` (D,), ``target`` (C,), ``w1`` (D, H), ``w2`` (H, C),
+    ``mask`` (H,) or None.
+    """
+
+    id: str
+    visible: bool
+    label: str
+    x: np.ndarray
+    target: np.ndarray
+    w1: np.ndarray
+    w2: np.ndarray
+    mask: np.ndarray | None = None
+    p: float = 0.0
+
+    @cached_property
+    def sizes(self) -> tuple[int, int, int]:
+        return self.w1.shape[0], self.w1.shape[1], self.w2.shape[1]
+
+
+@dataclass(frozen=True, eq=False)  # identity equality: cases are constants, and hashable for caching
+class TrainCase:
+    """A training run: one SGD step per row of ``masks`` (E, H)."""
+
+    id: str
+    visible: bool
+    label: str
+    x: np.ndarray
+    target: np.ndarray
+    w1: np.ndarray
+    w2: np.ndarray
+    masks: np.ndarray
+    lr: float
+    p: float
+
+
+# ------------------------------------------------------------ hidden data
+
+def _f32(array: np.ndarray) -> np.ndarray:
+    """Round to the nearest float32 value, kept as float64."""
+    return np.asarray(array, dtype=np.float32).astype(np.float64)
+
+
+def _hidden_net(
+    case_id: str, seed: int, sizes: tuple[int, int, int], *, p: float = 0.0, masked: bool = False,
+    soft_target: bool = False,
+) -> NetCase:
+    """A random, well-conditioned network input.
+
+    Draws until ReLU gates at least one hidden unit and lets at least two
+    through, the mask (if any) keeps some of the active units, and the
+    logits stay moderate (|z| < 4), so that gradients are neither zero nor
+    saturated.
+    """
+    d, h, c = sizes
+    rng = np.random.default_rng(seed)
+    while True:
+        x = _f32(rng.normal(0.0, 1.0, d))
+        w1 = _f32(rng.normal(0.0, 0.7, (d, h)))
+        w2 = _f32(rng.normal(0.0, 0.7, (h, c)))
+        mask = (rng.random(h) >= p).astype(np.float64) if masked else None
+        if soft_target:
+            target = _f32(rng.dirichlet(np.ones(c)))
+        else:
+            target = np.eye(c)[rng.integers(c)]
+        hidden = x @ w1
+        active = hidden > 0
+        kept = active if mask is None else active & (mask > 0)
+        a = np.maximum(hidden, 0) * (1.0 if mask is None else mask / (1 - p))
+        if (~active).any() and kept.sum() >= 2 and np.abs(a @ w2).max() < 4 and (mask is None or (mask == 0).any()):
+            break
+    what = f"D={d}, H={h}, C={c}" + (f", with mask, p={p}" if masked else "") + (", soft target" if soft_target else "")
+    return NetCase(case_id, False, f"hidden case {case_id} ({what})", x, target, w1, w2, mask, p)
+
+
+def _hidden_train(case_id: str, seed: int, sizes: tuple[int, int, int], lr: float, p: float) -> TrainCase:
+    net = _hidden_net(case_id, seed, sizes)
+    masks = dropout_masks(EPOCHS, sizes[1], p, seed)
+    d, h, c = sizes
+    label = f"hidden case {case_id} (D={d}, H={h}, C={c}, {EPOCHS} epochs, lr={lr}, p={p})"
+    return TrainCase(case_id, False, label, net.x, net.target, net.w1, net.w2, masks, lr, p)
+
+
+# ------------------------------------------------------------ the cases
+
+RELU = [
+    ArrayCase("visible", True, "h = [-1.5, 0, 2, -0.3, 4.2]", np.array([-1.5, 0.0, 2.0, -0.3, 4.2])),
+    ArrayCase("hidden_2d", False, "hidden 2-D input (4, 6)", _f32(np.random.default_rng(101).normal(size=(4, 6)))),
+    ArrayCase("hidden_mixed", False, "hidden input of 9 values of both signs",
+              _f32(np.random.default_rng(102).normal(0, 3, size=9))),
+]
+
+SOFTMAX = [
+    ArrayCase("visible", True, "z = [1, 2, 3]", np.array([1.0, 2.0, 3.0])),
+    ArrayCase("hidden_large", False, "hidden large logits [1000, 1001, 999]", np.array([1000.0, 1001.0, 999.0])),
+    ArrayCase("hidden_2d", False, "hidden 2-D input (4, 5), softmax over each row",
+              _f32(np.random.default_rng(103).normal(0, 1.5, size=(4, 5)))),
+]
+
+_ORIGINAL_1 = NetCase("x1", True, "x1, y1", X1, Y1, W1, W2)
+_ORIGINAL_2 = NetCase("x2", True, "x2, y2", X2, Y2, W1, W2)
+
+FORWARD = [
+    _ORIGINAL_1,
+    _ORIGINAL_2,
+    _hidden_net("h1", 201, (5, 7, 3)),
+    _hidden_net("h2", 202, (4, 6, 5), p=0.4, masked=True),
+]
+
+NET = [
+    _ORIGINAL_1,
+    _hidden_net("h1", 211, (6, 5, 4)),
+    _hidden_net("h2", 212, (5, 8, 3), p=0.4, masked=True),
+]
+
+FORWARD_TORCH = [_ORIGINAL_1, _ORIGINAL_2, _hidden_net("h1", 221, (5, 7, 3)), _hidden_net("h2", 222, (7, 4, 6))]
+
+LOSS = [
+    _ORIGINAL_1,
+    _hidden_net("h1", 231, (4, 5, 4), soft_target=True),
+    _hidden_net("h2", 232, (3, 6, 6)),
+]
+
+GRAD_W1 = [
+    _ORIGINAL_1,
+    _ORIGINAL_2,
+    _hidden_net("h1", 241, (4, 5, 3)),
+    _hidden_net("h2", 242, (5, 6, 3), p=0.4, masked=True),
+    _hidden_net("h3", 243, (6, 8, 4), p=0.25, masked=True),
+    _hidden_net("h4", 244, (3, 7, 5), soft_target=True),
+    _hidden_net("h5", 245, (10, 16, 5), p=0.5, masked=True),
+]
+
+GRAD_W1_TORCH = [
+    _ORIGINAL_1,
+    _ORIGINAL_2,
+    _hidden_net("h1", 251, (4, 5, 3)),
+    _hidden_net("h2", 252, (6, 9, 4), soft_target=True),
+    _hidden_net("h3", 253, (8, 3, 2)),
+]
+
+GRAD_W2 = [
+    _ORIGINAL_1,
+    _ORIGINAL_2,
+    _hidden_net("h1", 261, (4, 6, 3)),
+    _hidden_net("h2", 262, (5, 7, 4), p=0.4, masked=True),
+    _hidden_net("h3", 263, (6, 5, 3), p=0.3, masked=True, soft_target=True),
+]
+
+TRAIN = [
+    TrainCase("x1", True, f"x1, y1, masks dropout_masks({EPOCHS}, 4, {P}, seed=0)",
+              X1, Y1, W1, W2, dropout_masks(EPOCHS, 4, P, 0), LR, P),
+    TrainCase("x2", True, f"x2, y2, masks dropout_masks({EPOCHS}, 4, {P}, seed=1)",
+              X2, Y2, W1, W2, dropout_masks(EPOCHS, 4, P, 1), LR, P),
+    _hidden_train("h1", 271, (5, 6, 3), lr=0.05, p=0.4),
+    _hidden_train("h2", 272, (4, 8, 4), lr=0.1, p=0.25),
+]
+
+AGREEMENT = [TRAIN[0], _hidden_train("h1", 281, (6, 5, 3), lr=0.05, p=0.4)]

@@ -1,0 +1,64 @@
+"""Task 3: the gradient of w2 and 100 epochs of SGD with the grader's dropout masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader import cases, expected, hints
+from grader.compare import CheckFailed, check_array, check_pair
+from grader.worker.wire import ArrayValue
+
+
+@pytest.mark.group("task3/grad_w2_np")
+@pytest.mark.parametrize("case", cases.GRAD_W2, ids=lambda c: c.id)
+def test_grad_w2_np(case, run, tolerance, passed):
+    got = run.call("grad_w2_np", ("x", case.x), ("target", case.target), ("w1", case.w1), ("w2", case.w2),
+                   ("mask", case.mask), ("p", case.p))
+    passed(check_array(got, expected.grad_w2(case), tolerance, what=f"grad_w2_np({case.label})",
+                       reveal=case.visible, alternatives=hints.grad(case, "dw2")))
+
+
+def _train(run, function: str, case: cases.TrainCase):
+    got = run.call(function, ("x", case.x), ("target", case.target), ("w1", case.w1), ("w2", case.w2),
+                   ("masks", case.masks), ("lr", case.lr), ("p", case.p))
+    return check_pair(got, f"{function}({case.label})")
+
+
+def _check_weights(got, want, tolerance, what: str, reveal: bool) -> str:
+    messages = [check_array(g, w, tolerance, what=f"{what}: {name}", reveal=reveal)
+                for name, g, w in zip(("w1", "w2"), got, want)]
+    return "; ".join(messages)
+
+
+@pytest.mark.group("task3/train_np")
+@pytest.mark.parametrize("case", cases.TRAIN, ids=lambda c: c.id)
+def test_train_np(case, run, tolerance, passed):
+    got = _train(run, "train_np", case)
+    passed(_check_weights(got, expected.train(case), tolerance, f"train_np({case.label})", case.visible))
+
+
+@pytest.mark.group("task3/train_torch")
+@pytest.mark.parametrize("case", cases.TRAIN, ids=lambda c: c.id)
+def test_train_torch(case, run, tolerance, passed):
+    got = _train(run, "train_torch", case)
+    passed(_check_weights(got, expected.train(case), tolerance, f"train_torch({case.label})", case.visible))
+
+
+@pytest.mark.group("task3/agreement")
+@pytest.mark.parametrize("case", cases.AGREEMENT, ids=lambda c: c.id)
+def test_agreement(case, run, tolerance, passed):
+    """The submission's NumPy and torch training end with the same weights under the same masks."""
+    numpy_weights = _train(run, "train_np", case)
+    torch_weights = _train(run, "train_torch", case)
+    for name, a, b, initial in zip(("w1", "w2"), numpy_weights, torch_weights, (case.w1, case.w2)):
+        if not (isinstance(a, ArrayValue) and isinstance(b, ArrayValue)):
+            raise CheckFailed(f"train_np and train_torch ({case.label}): {name} is not an array in both")
+        if a.array.shape == initial.shape and np.allclose(a.array, initial, rtol=0, atol=1e-9):
+            raise CheckFailed(f"train_np ({case.label}): {name} did not change during training")
+        if not a.array.any():
+            raise CheckFailed(f"train_np ({case.label}): {name} is all zeros after training")
+    what = f"train_torch vs train_np ({case.label})"
+    passed(_check_weights(torch_weights, tuple(w.array for w in numpy_weights), tolerance, what, reveal=True))
+
+

@@ -1,0 +1,108 @@
+"""The pytest plugin that connects the check suite to one submission.
+
+It gives the checks their fixtures (``run``: the sandboxed submission;
+``tolerance``: the rubric's tolerance for the check's group; ``passed``: records
+the pass message), names each check (``task1/forward_np/x1``) and prices it
+from the rubric at collection, and after each check records how it ended:
+:class:`~grader.compare.CheckFailed` is a ``fail``,
+:class:`~grader.compare.CodeError` an ``error``, anything else a grader bug.
+Everything is stored in the items' ``user_properties``, which
+pytest-json-report carries into its JSON.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from grader.compare import CheckFailed, CodeError
+from grader.rubric import Rubric, RubricError, Tolerance
+from grader.runner import SubmissionRunner
+
+
+def group_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("group")
+    if marker is None or not marker.args:
+        raise RubricError(f"check {item.name} has no @pytest.mark.group")
+    return str(marker.args[0])
+
+
+class GradingPlugin:
+    def __init__(self, runner: SubmissionRunner, rubric: Rubric, *, visible_only: bool = False) -> None:
+        self.runner = runner
+        self.rubric = rubric
+        self.visible_only = visible_only
+        self.collection_error: Exception | None = None
+
+    # ------------------------------------------------------------ collection
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "group(id): the rubric group (task/function) a check belongs to")
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        try:
+            counts = Counter(group_of(item) for item in items)
+            self.rubric.verify_groups(dict(counts))
+        except RubricError as exc:
+            self.collection_error = exc
+            items[:] = []
+            return
+        for item in items:
+            group = group_of(item)
+            case = item.callspec.params["case"]
+            marker = item.get_closest_marker("group")
+            item.user_properties.extend([
+                ("check", f"{group}/{case.id}"),
+                ("group", group),
+                ("function", marker.kwargs.get("function", group.split("/", 1)[1])),
+                ("visibility", "visible" if case.visible else "hidden"),
+                ("max_score", self.rubric.group(group).points / counts[group]),
+            ])
+        if self.visible_only:
+            hidden = [item for item in items if not item.callspec.params["case"].visible]
+            items[:] = [item for item in items if item.callspec.params["case"].visible]
+            config.hook.pytest_deselected(items=hidden)
+
+    # ------------------------------------------------------------ fixtures
+
+    @pytest.fixture
+    def run(self) -> SubmissionRunner:
+        return self.runner
+
+    @pytest.fixture
+    def tolerance(self, request: pytest.FixtureRequest) -> Tolerance:
+        return self.rubric.group(group_of(request.node)).tolerance
+
+    @pytest.fixture
+    def passed(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
+        def record(message: str) -> None:
+            request.node.user_properties.append(("message", message))
+
+        return record
+
+    # ------------------------------------------------------------ outcomes
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+        report = yield
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            item.user_properties.extend(_outcome(call, report))
+        return report
+
+
+def _outcome(call: pytest.CallInfo[Any], report: pytest.TestReport) -> list[tuple[str, Any]]:
+    if call.excinfo is None:
+        return [("status", "pass")]
+    error = call.excinfo.value
+    if isinstance(error, CheckFailed):
+        return [("status", "fail"), ("message", error.message), ("hint", error.hint)]
+    if isinstance(error, CodeError):
+        return [("status", "error"), ("message", error.message)]
+    return [
+        ("status", "error"),
+        ("message", "internal grader error: this check could not be graded (course staff have the details)"),
+        ("internal", report.longreprtext[-20000:]),
+    ]

@@ -1,0 +1,132 @@
+"""The ``grader`` command: a thin layer over :mod:`grader.grading`.
+
+Exit codes: 0 when a report was written (whatever the score), 2 for a usage
+error (one line on stderr), 1 only when the grader itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .checks import ChecksError
+from .grading import GradingOptions, grade
+from .report import dumps, write_report
+from .rubric import RubricError, load_rubric
+from .sandbox import SandboxUnavailable
+from .summary import print_summary
+
+EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in the command line, reported in one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Grade two-layer network homework (NumPy and PyTorch).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def sandbox_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--rubric", type=Path, help="a rubric TOML file (default: the packaged rubric)")
+        group = command.add_mutually_exclusive_group()
+        group.add_argument("--require-sandbox", action="store_true",
+                           help="refuse to grade unless the strong sandbox layer (bubblewrap, unprivileged) is in force")
+        group.add_argument("--no-bubblewrap", action="store_true", help="do not use bubblewrap even where available")
+
+    grade_cmd = commands.add_parser("grade", help="grade one submission into a JSON report")
+    grade_cmd.add_argument("submission", type=Path, help="a folder, a .py file or a .ipynb notebook")
+    grade_cmd.add_argument("-o", "--output", type=Path, help="write the JSON report here")
+    grade_cmd.add_argument("--json", action="store_true", help="print the JSON report to stdout instead of a summary")
+    sandbox_options(grade_cmd)
+
+    check_cmd = commands.add_parser("check", help="a student's self-check: visible checks only")
+    check_cmd.add_argument("submission", type=Path, nargs="?", default=Path("."),
+                           help="your folder, .py file or notebook (default: the current folder)")
+    sandbox_options(check_cmd)
+
+    batch_cmd = commands.add_parser("batch", help="grade every entry directly under DIR")
+    batch_cmd.add_argument("directory", type=Path)
+    batch_cmd.add_argument("-o", "--output", type=Path, default=None, help="report folder (default: DIR-reports)")
+    batch_cmd.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers (default 2)")
+    batch_cmd.add_argument("--force", action="store_true", help="regrade submissions whose report is up to date")
+    sandbox_options(batch_cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RubricError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SandboxUnavailable as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    except ChecksError as exc:
+        print(f"grader: internal error: {exc}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+def _options(args: argparse.Namespace, *, visible_only: bool = False, hide: Sequence[Path] = ()) -> GradingOptions:
+    rubric = load_rubric(args.rubric)
+    bubblewrap = False if args.no_bubblewrap else (True if args.require_sandbox else None)
+    return GradingOptions(rubric=rubric, visible_only=visible_only, bubblewrap=bubblewrap, hide=tuple(hide))
+
+
+def _existing(path: Path) -> Path:
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{path}: no such file or folder")
+    return path
+
+
+def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None:
+    if args.require_sandbox and not layers.get("strong"):
+        raise SandboxUnavailable("--require-sandbox: the strong sandbox layer is not in force here "
+                                 "(needs bubblewrap and an unprivileged user for the student code)")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "batch":
+        from .batch import run_batch  # imported on demand: only batch needs the pool
+
+        return run_batch(args, _options)
+    submission = _existing(args.submission).resolve()
+    if args.command == "check":
+        options = _options(args, visible_only=True)
+        report = _grade_checked(submission, options, args)
+        print_summary(report, show_passing=True)
+        return EXIT_OK
+    hide = [args.output.resolve().parent] if args.output else []
+    options = _options(args, hide=hide)
+    report = _grade_checked(submission, options, args)
+    if args.output:
+        write_report(report, args.output)
+    if args.json:
+        sys.stdout.write(dumps(report))
+    else:
+        print_summary(report, show_passing=False)
+        if args.output:
+            print(f"report written to {args.output}")
+    return EXIT_GRADER_FAILED if report.internal_errors else EXIT_OK
+
+
+def _grade_checked(submission: Path, options: GradingOptions, args: argparse.Namespace):  # -> Report
+    sandbox = options.open_sandbox()
+    try:
+        _require_strong(sandbox.layers, args)
+        return grade(submission, options, sandbox=sandbox)
+    finally:
+        sandbox.close()

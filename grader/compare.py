@@ -1,0 +1,167 @@
+"""Compare what a submission returned with what was expected.
+
+A comparison stops at the first problem, in a fixed order: wrong type →
+shape → dtype that loses precision → NaN/inf → values, and says what was
+compared and how it differs ("grad_w1_np(x1, y1): shape (4, 3), expected
+(3, 4)"). The earlier stages (missing name, code that raised) belong to
+:mod:`grader.runner`.
+
+Values arrive as :mod:`grader.worker.wire` decodes them: plain float64
+arrays built by the grader, so nothing the submission defined (a lying
+``__eq__``, a patched NumPy) takes part in a comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .rubric import Tolerance
+from .worker.wire import ArrayValue, Other
+
+LOW_PRECISION = {"float16", "bfloat16"}
+
+
+class CheckFailed(Exception):
+    """The code ran and its answer is wrong. ``hint`` names a likely mistake."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class CodeError(Exception):
+    """The student's code did not run (raised, timed out, crashed, missing)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def describe(value: Any) -> str:
+    """How a received value reads in a message: ``a tuple of 2``, ``None``."""
+    if value is None:
+        return "None"
+    if isinstance(value, ArrayValue):
+        return f"a {value.dtype} {'tensor' if value.kind == 'tensor' else 'array'} of shape {shape_text(value.array.shape)}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if isinstance(value, Other):
+        return f"a {value.name}"
+    return f"the number {value!r}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_array(
+    got: Any,
+    want: np.ndarray,
+    tolerance: Tolerance,
+    *,
+    what: str,
+    reveal: bool,
+    alternatives: Mapping[str, np.ndarray] | None = None,
+) -> str:
+    """Check an array answer; return the pass message or raise :class:`CheckFailed`.
+
+    ``what`` names the call ("forward_np(x1, y1)"); ``reveal`` allows the
+    message to show expected values (visible cases only); ``alternatives``
+    maps a hint to the answer a known mistake would give.
+    """
+    if not isinstance(got, ArrayValue):
+        raise CheckFailed(f"{what}: returned {describe(got)}, expected an array of shape {shape_text(want.shape)}")
+    array = got.array
+    if array.shape != want.shape:
+        hint = "this is the transpose of the expected shape" if array.shape == want.shape[::-1] and array.ndim == 2 else None
+        raise CheckFailed(f"{what}: shape {shape_text(array.shape)}, expected {shape_text(want.shape)}", hint)
+    _check_dtype(got, what)
+    _check_finite(array, what)
+    return _check_values(array, want, tolerance, what=what, reveal=reveal, alternatives=alternatives)
+
+
+def check_number(
+    got: Any,
+    want: float,
+    tolerance: Tolerance,
+    *,
+    what: str,
+    reveal: bool,
+    alternatives: Mapping[str, float] | None = None,
+) -> str:
+    """Check a scalar answer: a number, or an array/tensor holding one value."""
+    if isinstance(got, ArrayValue) and got.array.size == 1:
+        _check_dtype(got, what)
+        got = float(got.array.reshape(()))
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        raise CheckFailed(f"{what}: returned {describe(got)}, expected a number")
+    array, expected = np.array(float(got)), np.array(float(want))
+    _check_finite(array, what)
+    others = {hint: np.array(float(v)) for hint, v in (alternatives or {}).items()}
+    return _check_values(array, expected, tolerance, what=what, reveal=reveal, alternatives=others)
+
+
+def check_pair(got: Any, what: str) -> tuple[Any, Any]:
+    """Unpack a ``(w1, w2)`` answer."""
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise CheckFailed(f"{what}: returned {describe(got)}, expected a tuple (w1, w2)")
+    return got
+
+
+def _check_dtype(got: ArrayValue, what: str) -> None:
+    if got.dtype in LOW_PRECISION:
+        raise CheckFailed(f"{what}: dtype {got.dtype} loses too much precision; use float64 (NumPy) or float32 (torch)")
+    if not got.dtype.startswith("float"):
+        raise CheckFailed(f"{what}: dtype {got.dtype}, expected floating-point values")
+
+
+def _check_finite(array: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(array[index]) else "inf"
+        at = f" at {_index_text(index)}" if index else ""
+        raise CheckFailed(f"{what}: contains {kind}{at} ({int(bad.sum())} non-finite values)")
+
+
+def _check_values(
+    array: np.ndarray,
+    want: np.ndarray,
+    tolerance: Tolerance,
+    *,
+    what: str,
+    reveal: bool,
+    alternatives: Mapping[str, np.ndarray] | None,
+) -> str:
+    error = np.abs(array - want)
+    bound = tolerance.bound(float(np.abs(want).max(initial=0.0)))
+    worst = float(error.max(initial=0.0))
+    if worst <= bound:
+        return f"{what}: matches (max abs error {worst:.1e})"
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape)) if error.ndim else ()
+    at = f" at {_index_text(index)}" if index else ""
+    message = f"{what}: max abs error {worst:.1e}{at} (tolerance {bound:.1e})"
+    if reveal:
+        message += f"; got {array[index]:.6g}, expected {want[index]:.6g}"
+    raise CheckFailed(message, _recognise(array, alternatives, bound))
+
+
+def _recognise(array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None, bound: float) -> str | None:
+    """The hint of the first known mistake whose answer the submission matches."""
+    if not array.any():
+        return "every value is 0"
+    for hint, wrong in (alternatives or {}).items():
+        wrong = np.asarray(wrong, dtype=np.float64)
+        if wrong.shape == array.shape and float(np.abs(array - wrong).max(initial=0.0)) <= 10 * bound + 1e-12:
+            return hint
+    if np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
+        return "the values look rounded to 4 decimals; return them unrounded"
+    return None
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, index)) + "]"

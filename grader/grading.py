@@ -1,0 +1,119 @@
+"""Grade one submission: load → run → check → report.
+
+:func:`grade` is the library entry point the command line, the batch mode and
+the tests all call. It never raises for anything a submission does; a
+submission that cannot even be loaded still gets a full report (status
+``"error"``, every check ``error`` with the reason).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .checks import run_checks
+from .compare import CodeError
+from .report import CheckResult, Report, TaskResult
+from .rubric import Rubric, load_rubric
+from .runner import SubmissionRunner
+from .sandbox import Limits, Sandbox
+from .submission import Submission, SubmissionError, load_submission, submission_name
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    """Everything a grading run is configured by, built once at the edge."""
+
+    rubric: Rubric = field(default_factory=load_rubric)
+    visible_only: bool = False
+    bubblewrap: bool | None = None  # None: use it when available
+    seed: int = 0
+    hide: Sequence[Path] = ()  # extra paths the sandbox must not show (other submissions, outputs)
+
+    @property
+    def limits(self) -> Limits:
+        limits = self.rubric.limits
+        return Limits(call_timeout_s=limits.call_timeout_s, cpu_s=limits.cpu_s, memory_mb=limits.memory_mb)
+
+    def open_sandbox(self) -> Sandbox:
+        return Sandbox(self.limits, bubblewrap=self.bubblewrap, hide=self.hide)
+
+
+def environment() -> dict[str, str]:
+    """Versions that produced a report (read from package metadata; nothing is imported)."""
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {"python": platform.python_version(), "numpy": version("numpy"), "torch": version("torch"),
+            "grader": __version__}
+
+
+def grade(path: Path, options: GradingOptions, *, sandbox: Sandbox | None = None) -> Report:
+    """Grade the submission at ``path`` (a folder, ``.py`` or ``.ipynb``).
+
+    Pass an open ``sandbox`` to reuse its warm worker (batch mode); otherwise
+    one is started and closed around this submission.
+    """
+    started = time.perf_counter()
+    name = submission_name(Path(path))
+    try:
+        submission = load_submission(Path(path))
+    except SubmissionError as exc:
+        checks = run_checks(_Unrunnable(str(exc)), options.rubric, visible_only=options.visible_only)  # type: ignore[arg-type]
+        return _report(name, checks, options, started, error=str(exc), layers={})
+
+    own_sandbox = sandbox is None
+    active = sandbox if sandbox is not None else options.open_sandbox()
+    try:
+        with SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed) as runner:
+            checks = run_checks(runner, options.rubric, visible_only=options.visible_only)
+    finally:
+        if own_sandbox:
+            active.close()
+    return _report(name, checks, options, started, layers=active.layers, submission=submission)
+
+
+class _Unrunnable:
+    """Stands in for a runner when the submission could not be loaded: every call is an error."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def call(self, function: str, *args: Any) -> Any:
+        raise CodeError(f"not run: {self.reason}")
+
+
+def _report(
+    name: str,
+    checks: list[CheckResult],
+    options: GradingOptions,
+    started: float,
+    *,
+    layers: dict[str, Any],
+    error: str | None = None,
+    submission: Submission | None = None,
+) -> Report:
+    tasks = tuple(
+        TaskResult(task, title, tuple(c for c in checks if c.id.split("/", 1)[0] == task))
+        for task, title in options.rubric.task_titles.items()
+    )
+    return Report(
+        submission=name,
+        status="error" if error else "graded",
+        tasks=tasks,
+        environment=environment(),
+        duration_s=time.perf_counter() - started,
+        error=error,
+        sandbox=layers,
+        content_hash=submission.content_hash if submission else None,
+    )

@@ -1,0 +1,402 @@
+"""The grader's side of the sandbox: a warm zygote process and the children it forks.
+
+Student code never runs in this process. :class:`Sandbox` starts
+``grader/worker/zygote.py`` (inside bubblewrap when available), which imports
+NumPy and torch once and forks an isolated :class:`Child` per submission; the
+grader talks to each child over its own socket with the ``harness`` protocol
+and reads every reply as size-capped JSON data.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from grader.worker import wire
+from grader.worker.zygote import SETUP_FAILED_EXIT
+
+from . import bubblewrap
+from .errors import ChildDied, ChildTimeout, ExitStatus, SandboxError, SandboxUnavailable
+from .limits import Limits
+from .uids import UidBlock, reserve_uid_block
+
+WORKER_DIR = Path(__file__).resolve().parents[1] / "worker"
+STARTUP_TIMEOUT_S = 120.0  # importing torch takes seconds, more on a loaded machine
+CONTROL_TIMEOUT_S = 30.0  # a control reply (a sweep can take a moment)
+EXIT_GRACE_S = 2.0  # after a child closes its socket, how long it may take to exit
+MAX_CONTROL_REPLY_BYTES = 1 << 20
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+class Sandbox:
+    """One warm zygote process; a context manager.
+
+    ``bubblewrap``: None uses it when ``bwrap`` works here, True requires it
+    (else :class:`SandboxUnavailable`), False never uses it. ``hide``: more
+    paths to make invisible inside (submission folders, the report folder).
+
+    bubblewrap is started with ``--die-with-parent``, which follows the
+    *thread* that started it: create the Sandbox in a thread that outlives it.
+    Safe to use from several threads; each child is used by one at a time.
+    """
+
+    def __init__(self, limits: Limits = Limits(), *, bubblewrap: bool | None = None,
+                 hide: Sequence[Path] = ()) -> None:
+        self.limits = limits
+        self._root = os.geteuid() == 0
+        self._use_bwrap = _choose_bubblewrap(bubblewrap, as_root=self._root)
+        self._hide = tuple(Path(p) for p in hide)
+        self._lock = threading.Lock()
+        self._children: weakref.WeakSet[Child] = weakref.WeakSet()
+        self._uids: UidBlock | None = reserve_uid_block() if self._root else None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._stderr: Any = None
+        self._launcher_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._plan: bubblewrap.MountPlan | None = None
+        self._closed = False
+        self.hello: dict[str, Any] = {}
+        self.startup_s = 0.0
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        self.layers: dict[str, Any] = self._layers()
+
+    # ------------------------------------------------------------ public
+
+    def spawn(self, files: Mapping[str, bytes]) -> Child:
+        """Fork a fresh child holding ``files`` (name -> content) in its private workdir."""
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        message = {
+            "op": "spawn",
+            "files": {name: base64.b64encode(data).decode("ascii") for name, data in files.items()},
+            "limits": self.limits.for_child(),
+        }
+        with self._lock:
+            if not self._zygote_alive():
+                self._restart()
+            reply, fd = self._exchange(message, receive_fd=True)
+        if not reply.get("ok") or fd is None:
+            raise SandboxError(f"spawn failed: {reply.get('error', 'no socket received')}")
+        child = Child(self, int(reply["id"]), socket.socket(fileno=fd))
+        self._children.add(child)
+        return child
+
+    def close(self) -> None:
+        """Kill the zygote and everything under it; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for child in list(self._children):
+            child.close()
+        with self._lock:
+            self._stop()
+        if self._uids is not None:
+            self._uids.release()
+        if self._launcher_dir is not None:
+            self._launcher_dir.cleanup()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ the zygote process
+
+    def _command(self) -> list[str]:
+        arguments = ["--control-fd", "{fd}"]
+        if self._uids is not None:
+            arguments += ["--first-uid", str(self._uids.first), "--uid-count", str(self._uids.count)]
+        zygote = [sys.executable, "-s", "-m", f"{bubblewrap.WORKER_PACKAGE}.zygote", *arguments]
+        if not self._use_bwrap:
+            return zygote
+        self._plan = bubblewrap.MountPlan.build(hide=self._hide, worker=WORKER_DIR)
+        return bubblewrap.bwrap_command([*zygote, "--pid-namespace"], self._plan, as_root=self._root)
+
+    def _environment(self) -> dict[str, str]:
+        """The zygote's whole environment: nothing inherited from the grader's."""
+        if self._use_bwrap:
+            python_path = str(bubblewrap.WORKER_PARENT)
+        else:  # a private folder holding only a link named like the bubblewrap mount
+            if self._launcher_dir is None:
+                self._launcher_dir = tempfile.TemporaryDirectory(prefix="nngrader-launch-")
+                os.symlink(WORKER_DIR, Path(self._launcher_dir.name) / bubblewrap.WORKER_PACKAGE)
+            python_path = self._launcher_dir.name
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": "/nonexistent",
+            "PYTHONPATH": python_path,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **{name: "1" for name in THREAD_VARIABLES},
+        }
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        ours, theirs = socket.socketpair()
+        command = [part.replace("{fd}", str(theirs.fileno())) for part in self._command()]
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                pass_fds=[theirs.fileno()], env=self._environment(), cwd="/", start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self._control = ours
+        weakref.finalize(self, _kill_group, self._process)
+        try:
+            ours.settimeout(STARTUP_TIMEOUT_S)
+            hello = wire.receive_message(ours, MAX_CONTROL_REPLY_BYTES)
+        except (OSError, EOFError, wire.WireError) as exc:
+            raise SandboxError(f"the zygote did not start ({exc}): {self._stderr_text()}") from None
+        if not hello.get("ok"):
+            raise SandboxError(f"the zygote did not start: {hello.get('error')}: {self._stderr_text()}")
+        self.hello = dict(hello.get("hello", {}))
+        if self._root and not self.hello.get("drop_privileges"):
+            raise SandboxError("the zygote runs as root but cannot drop privileges")
+        self.startup_s = time.monotonic() - started
+
+    def _stop(self) -> None:
+        if self._control is not None:
+            try:
+                self._control.settimeout(CONTROL_TIMEOUT_S)
+                wire.send_message(self._control, {"op": "close"})
+                wire.receive_message(self._control, MAX_CONTROL_REPLY_BYTES)
+            except (OSError, EOFError, wire.WireError):
+                pass
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=CONTROL_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                _kill_group(self._process)
+                self._process.wait()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _restart(self) -> None:
+        """Replace a dead zygote (its children died with it)."""
+        for child in list(self._children):
+            child._mark_dead("lost its zygote")
+        self._stop()
+        self._start()
+
+    def _zygote_alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None and self._control is not None
+
+    def _stderr_text(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - 2000))
+        return self._stderr.read().decode("utf-8", "replace").strip()
+
+    # ------------------------------------------------------------ control socket
+
+    def _exchange(self, message: dict[str, Any], *, receive_fd: bool = False,
+                  timeout: float = CONTROL_TIMEOUT_S) -> tuple[dict[str, Any], int | None]:
+        """One control request and its reply (caller holds ``_lock``)."""
+        control = self._control
+        if control is None:
+            raise SandboxError("the zygote is not running")
+        try:
+            control.settimeout(timeout)
+            wire.send_message(control, message)
+            reply = wire.receive_message(control, MAX_CONTROL_REPLY_BYTES)
+            fd = None
+            if receive_fd and reply.get("ok"):
+                data, fds, _, _ = socket.recv_fds(control, 1, 1)
+                if data != b"F" or len(fds) != 1:
+                    for extra in fds:
+                        os.close(extra)
+                    raise wire.WireError("expected one socket")
+                fd = fds[0]
+            return reply, fd
+        except (OSError, EOFError, wire.WireError) as exc:
+            _kill_group(self._process)
+            control.close()
+            self._control = None
+            raise SandboxError(f"the zygote failed ({exc}): {self._stderr_text()}") from None
+
+    def _control_request(self, message: dict[str, Any], timeout: float = CONTROL_TIMEOUT_S) -> dict[str, Any]:
+        with self._lock:
+            reply, _ = self._exchange(message, timeout=timeout)
+        return reply
+
+    # ------------------------------------------------------------ layers
+
+    def _layers(self) -> dict[str, Any]:
+        unprivileged = bool(self.hello.get("drop_privileges")) or not self._root
+        return {
+            "strong": self._use_bwrap and unprivileged,
+            "bubblewrap": self._use_bwrap,
+            "unprivileged_user": unprivileged,
+            "per_child_user": bool(self.hello.get("drop_privileges")),
+            "network": "none" if self._use_bwrap else "host",
+            "pid_namespace": self._use_bwrap,
+            "read_only_root": self._use_bwrap,
+            "private_workdir": True,
+            "scrubbed_environment": True,
+            "resource_limits": True,
+            "process_sweep": self.hello.get("sweep"),
+            "hidden": [str(p) for p in self._plan.hidden] if self._plan else [],
+        }
+
+
+class Child:
+    """One forked child serving one submission; use :meth:`request`, then :meth:`close`."""
+
+    def __init__(self, sandbox: Sandbox, child_id: int, connection: socket.socket) -> None:
+        self._sandbox = sandbox
+        self.id = child_id
+        self._socket: socket.socket | None = connection
+        self._dead: str | None = None  # why it is gone
+        self.exit: ExitStatus | None = None  # how it ended, once reaped
+
+    @property
+    def alive(self) -> bool:
+        return self._socket is not None and self._dead is None
+
+    def request(self, message: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        """Send one harness request and return the reply.
+
+        Raises :class:`ChildTimeout` (the child is killed) when no full reply
+        arrives within ``timeout`` seconds (default ``limits.call_timeout_s``),
+        and :class:`ChildDied` when the child ended or sent a malformed or
+        oversized reply (it is killed then too).
+        """
+        if not self.alive or self._socket is None:
+            raise ChildDied(self._dead or "is closed", exit=self.exit)
+        limit = self._sandbox.limits.call_timeout_s if timeout is None else timeout
+        connection = _Deadline(self._socket, time.monotonic() + limit)
+        try:
+            self._socket.settimeout(limit)
+            wire.send_message(self._socket, message)
+            return wire.receive_message(connection, self._sandbox.limits.max_reply_bytes)  # type: ignore[arg-type]
+        except TimeoutError:
+            self._finish(wait=0.0)
+            raise ChildTimeout(self._mark_dead(f"timed out after {limit:g} s"), exit=self.exit) from None
+        except wire.WireError as exc:
+            self._finish(wait=0.0)
+            raise ChildDied(self._mark_dead(f"sent a malformed reply ({exc})"), exit=self.exit) from None
+        except (EOFError, OSError):
+            self._finish(wait=EXIT_GRACE_S)
+            raise ChildDied(self._mark_dead(self._describe_end()), exit=self.exit) from None
+
+    def close(self) -> None:
+        """Kill and reap the child and everything it started; idempotent."""
+        if self._socket is not None:
+            self._finish(wait=0.0)
+        if self._dead is None:
+            self._dead = "is closed"
+
+    def _finish(self, *, wait: float) -> None:
+        """Close our end, then have the zygote reap the child (killing it after ``wait`` s) and sweep."""
+        if self._socket is None:
+            return
+        self._socket.close()
+        self._socket = None
+        if self._dead is not None:  # its zygote is gone: nothing left to reap
+            return
+        try:
+            reply = self._sandbox._control_request({"op": "wait", "id": self.id, "timeout": wait},
+                                                   timeout=wait + CONTROL_TIMEOUT_S)
+        except SandboxError as exc:
+            self._dead = f"lost its zygote ({exc})"
+            return
+        status = reply.get("exit") if reply.get("ok") else None
+        if isinstance(status, dict):
+            self.exit = _exit_status(status)
+
+    def _describe_end(self) -> str:
+        status = self.exit
+        if status is None:
+            return self._dead or "ended"
+        if status.code == SETUP_FAILED_EXIT:
+            return f"could not be sandboxed: {status.stderr.strip()[-500:]}"
+        if status.killed:
+            return "closed its connection and was killed"
+        return status.describe()
+
+    def _mark_dead(self, reason: str) -> str:
+        if self._dead is None:
+            self._dead = reason
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        return self._dead
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Deadline:
+    """A read-only view of a socket whose ``recv`` fails once an overall deadline passes.
+
+    A per-call socket timeout alone would let a child that trickles one byte
+    at a time hold the grader forever.
+    """
+
+    def __init__(self, connection: socket.socket, deadline: float) -> None:
+        self._connection = connection
+        self._deadline = deadline
+
+    def recv(self, size: int) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed")
+        self._connection.settimeout(remaining)
+        return self._connection.recv(size)
+
+
+def _exit_status(data: dict[str, Any]) -> ExitStatus:
+    def number(key: str) -> int | None:
+        value = data.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    name = data.get("signal_name")
+    return ExitStatus(code=number("code"), signal=number("signal"),
+                      signal_name=name if isinstance(name, str) else None,
+                      killed=bool(data.get("killed")), stderr=str(data.get("stderr", ""))[-2048:])
+
+
+def _choose_bubblewrap(requested: bool | None, *, as_root: bool) -> bool:
+    if requested is False:
+        return False
+    problem = bubblewrap.probe(as_root=as_root)
+    if problem is None:
+        return True
+    if requested:
+        raise SandboxUnavailable(problem)
+    return False
+
+
+def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL the zygote's process group (bwrap takes its PID namespace down with it)."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,47 @@
+"""A report as a person reads it in a terminal (rich: colour on a terminal, plain text elsewhere)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .report import Report
+
+STATUS_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "error": ("ERROR", "yellow")}
+
+
+def print_summary(report: Report, *, show_passing: bool, console: Console | None = None) -> None:
+    """Score per task, then each failing check (and passing ones when asked) with its message and hint."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    title = f"{report.submission}: {report.score:g} / {report.max_score:g}"
+    if report.status == "error":
+        title += f"  (could not be graded: {report.error})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("task")
+    table.add_column("score", justify="right")
+    table.add_column("checks", justify="right")
+    for task in report.tasks:
+        passed = sum(check.status == "pass" for check in task.checks)
+        table.add_row(f"{task.id}  {task.title}", f"{task.score:g} / {task.max_score:g}",
+                      f"{passed} / {len(task.checks)} passed")
+    console.print(table)
+    for check in report.checks:
+        if check.status == "pass" and not show_passing:
+            continue
+        label, style = STATUS_STYLE.get(check.status, (check.status.upper(), "white"))
+        line = Text()
+        line.append(f"{label:5} ", style=f"bold {style}")
+        line.append(f"{check.id} ", style="bold")
+        line.append(f"({check.score:g}/{check.max_score:g}, {check.visibility}) ")
+        line.append(check.message)
+        console.print(line)
+        if check.hint:
+            console.print(Text(f"      hint: {check.hint}", style="cyan"))
+    if report.internal_errors:
+        console.print(Text(f"{len(report.internal_errors)} check(s) hit an internal grader error; "
+                           "the JSON report holds the tracebacks for course staff.", style="bold red"))
+    layers = report.sandbox
+    if layers and not layers.get("strong"):
+        console.print(Text("note: the strong sandbox layer was not in force for this run (see SECURITY.md)",
+                           style="dim"))

@@ -1,0 +1,207 @@
+"""The request loop that runs inside the sandbox and calls student code.
+
+The grader sends one request at a time and waits for the reply:
+
+``{"op": "ping"}``
+    ``{"ok": true}``.
+``{"op": "import", "module": "numpy_net"}``
+    imports the student's module; ``{"ok": true}`` or an error.
+``{"op": "call", "module": "numpy_net", "function": "forward_np", "args": [["x", v], ...], "seed": 0}``
+    seeds ``random``, ``numpy`` and ``torch``, calls the function with the
+    decoded arguments (in order) and replies
+    ``{"ok": true, "value": v, "mutated": ["w1"]}``: the encoded return value
+    and the names of the arguments the call modified in place.
+    ``function`` may also be ``"Net"``: the arguments are then
+    ``w1, w2, p, x, mask`` and the value is ``(Net(w1, w2, p)(x, mask),
+    net.linear1.weight, net.linear2.weight)``.
+
+Errors reply ``{"ok": false, "error": {"kind": ..., "type": ..., "message":
+..., "where": ...}}`` with ``kind`` one of ``import``, ``missing``,
+``not_implemented``, ``exception``, ``bad_request``; ``where`` is the
+innermost line of the student's own files (``"numpy_net.py, line 12, in
+relu"``), or null.
+
+Nothing here is trusted by the grader: student code shares this process and
+may rewrite any of it. The grader only ever reads the replies as data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import socket
+import sys
+import traceback
+from typing import Any, Callable
+
+import numpy as np
+
+from . import wire
+
+MAX_REQUEST_BYTES = 64 << 20
+
+
+def serve(sock: socket.socket, workdir: str) -> None:
+    """Answer requests on ``sock`` until the grader closes it.
+
+    ``workdir`` holds the student's files; it becomes the first entry of
+    ``sys.path`` so that ``import numpy_net`` finds them.
+    """
+    sys.path.insert(0, workdir)
+    while True:
+        try:
+            request = wire.receive_message(sock, MAX_REQUEST_BYTES)
+        except (EOFError, OSError, wire.WireError):
+            return
+        wire.send_message(sock, _answer(request, workdir))
+
+
+def _answer(request: dict[str, Any], workdir: str) -> dict[str, Any]:
+    op = request.get("op")
+    try:
+        if op == "ping":
+            return {"ok": True}
+        if op == "import":
+            return _import(str(request["module"]), workdir)
+        if op == "call":
+            return _call(request, workdir)
+    except (KeyError, TypeError, ValueError, wire.WireError) as exc:
+        return _error("bad_request", exc, workdir)
+    return {"ok": False, "error": {"kind": "bad_request", "type": "", "message": f"unknown op {op!r}", "where": None}}
+
+
+def _import(module: str, workdir: str) -> dict[str, Any]:
+    try:
+        importlib.import_module(module)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the student's
+        sys.modules.pop(module, None)
+        return _error("import", exc, workdir)
+    return {"ok": True}
+
+
+def _call(request: dict[str, Any], workdir: str) -> dict[str, Any]:
+    module_name, function = str(request["module"]), str(request["function"])
+    names = [str(name) for name, _ in request["args"]]
+    args = [_to_argument(wire.decode_value(encoded)) for _, encoded in request["args"]]
+    module = sys.modules.get(module_name)
+    if module is None:
+        imported = _import(module_name, workdir)
+        if not imported["ok"]:
+            return imported
+        module = sys.modules[module_name]
+    target_name = "Net" if function == "Net" else function
+    target = getattr(module, target_name, None)
+    if target is None or not callable(target):
+        message = f"{module_name} defines no {target_name}" if target is None else f"{target_name} is not callable"
+        return {"ok": False, "error": {"kind": "missing", "type": "", "message": message, "where": None}}
+    before = [_snapshot(arg) for arg in args]
+    _seed(int(request.get("seed", 0)))
+    call: Callable[[], Any] = (lambda: _net_probe(target, *args)) if function == "Net" else (lambda: target(*args))
+    try:
+        value = call()
+    except NotImplementedError as exc:
+        return _error("not_implemented", exc, workdir)
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt, RecursionError, MemoryError...
+        return _error("exception", exc, workdir)
+    mutated = [name for name, arg, old in zip(names, args, before) if not _unchanged(arg, old)]
+    return {"ok": True, "value": wire.encode_value(value), "mutated": mutated}
+
+
+def _net_probe(net_class: Any, w1: Any, w2: Any, p: Any, x: Any, mask: Any) -> tuple[Any, Any, Any]:
+    """Build the student's Net and run it once; also return its two weights."""
+    net = net_class(w1, w2, p)
+    y = net(x, mask)
+    return y, net.linear1.weight, net.linear2.weight
+
+
+def _to_argument(value: Any) -> Any:
+    """Turn a decoded value into what student code receives.
+
+    ``ndarray`` becomes a float64 NumPy array, ``tensor`` a float32 tensor.
+    """
+    if isinstance(value, wire.ArrayValue):
+        if value.kind == "tensor":
+            import torch
+
+            return torch.tensor(value.array, dtype=getattr(torch, value.dtype))
+        return value.array.astype(value.dtype)
+    return value
+
+
+def _snapshot(arg: Any) -> Any:
+    if isinstance(arg, np.ndarray):
+        return arg.copy()
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(arg, torch.Tensor):
+        return arg.detach().clone()
+    return arg
+
+
+def _unchanged(arg: Any, old: Any) -> bool:
+    try:
+        if isinstance(old, np.ndarray):
+            return bool(np.array_equal(np.asarray(arg), old, equal_nan=True))
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(old, torch.Tensor):
+            return bool(torch.equal(arg.detach(), old))
+    except Exception:
+        return False
+    return True
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _error(kind: str, exc: BaseException, workdir: str) -> dict[str, Any]:
+    lines = traceback.format_exception_only(type(exc), exc)
+    message = lines[-1].strip() if lines else type(exc).__name__  # "Type: message", one line
+    message = message.replace(workdir + os.sep, "")
+    return {
+        "ok": False,
+        "error": {
+            "kind": kind,
+            "type": type(exc).__name__,
+            "message": message[:2000],
+            "where": _student_line(exc, workdir),
+        },
+    }
+
+
+def _student_line(exc: BaseException, workdir: str) -> str | None:
+    """The innermost traceback line that lies in the student's files."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.filename.startswith(workdir):
+        return f"{os.path.relpath(exc.filename, workdir)}, line {exc.lineno}"
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(workdir + os.sep):
+            where = f"{os.path.relpath(frame.filename, workdir)}, line {frame.lineno}, in {frame.name}"
+    return where
+
+
+def warm_up() -> None:
+    """Run each kind of work the checks ask for once, before any fork.
+
+    torch initialises lazily: the first optimiser step alone costs over a
+    second here. Paying that once in the warm parent keeps every forked child
+    fast. Nothing here touches student code or answers.
+    """
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False), nn.Softmax(dim=-1))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    x, target = torch.ones(3), torch.tensor([0.0, 1.0])
+    for _ in range(2):
+        loss = nn.CrossEntropyLoss()(net(x) * torch.ones(2), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    nn.functional.dropout(torch.ones(4), 0.5)
+    np.exp(np.ones(3)) @ np.ones((3, 2))

@@ -1,0 +1,184 @@
+"""The wire format between the grader and the sandboxed child.
+
+Messages are JSON objects, each sent as a 4-byte big-endian length followed by
+UTF-8 JSON. JSON cannot execute code when read (unlike pickle), and every
+message is size-capped by the receiver.
+
+Values (arguments and results) are encoded as tagged JSON objects:
+
+=============  ==========================================================
+``ndarray``    ``{"type": "ndarray", "dtype": "float64", "shape": [3, 4], "data": [...]}``
+``tensor``     same as ``ndarray`` plus ``"requires_grad": bool``
+``number``     ``{"type": "number", "value": 0.5}`` (Python/NumPy scalars)
+``tuple``      ``{"type": "tuple", "items": [...]}`` (tuples and lists)
+``none``       ``{"type": "none"}``
+``other``      ``{"type": "other", "name": "dict"}``: anything else, by type name
+=============  ==========================================================
+
+``data`` is the array flattened in C order; NaN and infinities travel as the
+JSON extensions ``NaN``/``Infinity`` that Python's ``json`` reads and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+from dataclasses import dataclass
+import sys
+from typing import Any
+
+import numpy as np
+
+HEADER = struct.Struct(">I")
+MAX_ELEMENTS = 1_000_000  # a larger array is reported as "other", not shipped
+NUMERIC_DTYPES = frozenset(
+    ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
+     "uint8", "uint16", "uint32", "uint64", "bool", "bfloat16"]
+)
+
+
+class WireError(Exception):
+    """The peer sent something that is not a well-formed message."""
+
+
+# ---------------------------------------------------------------- framing
+
+def send_message(sock: socket.socket, message: dict[str, Any]) -> None:
+    """Send one JSON message (length-prefixed)."""
+    body = json.dumps(message, allow_nan=True).encode("utf-8")
+    sock.sendall(HEADER.pack(len(body)) + body)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks: list[bytes] = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("peer closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive_message(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
+    """Receive one JSON message of at most ``max_bytes``.
+
+    Raises ``EOFError`` when the peer closed, ``WireError`` when the message is
+    too large or not a JSON object, and ``socket.timeout`` as set on ``sock``.
+    """
+    (size,) = HEADER.unpack(_recv_exactly(sock, HEADER.size))
+    if size > max_bytes:
+        raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes}")
+    try:
+        message = json.loads(_recv_exactly(sock, size).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise WireError(f"malformed message: {exc}") from None
+    if not isinstance(message, dict):
+        raise WireError("a message must be a JSON object")
+    return message
+
+
+# ---------------------------------------------------------------- values
+
+def _array_payload(array: np.ndarray, dtype: str) -> dict[str, Any]:
+    """Flatten a plain ndarray (already in float64 or bool) under its original dtype name."""
+    if dtype not in NUMERIC_DTYPES:
+        return {"type": "other", "name": f"array of dtype {dtype}"}
+    if array.size > MAX_ELEMENTS:
+        return {"type": "other", "name": f"array with {array.size} elements"}
+    return {"dtype": dtype, "shape": list(array.shape), "data": array.astype(np.float64).ravel().tolist()}
+
+
+def encode_value(value: Any, _depth: int = 0) -> dict[str, Any]:
+    """Turn a value into its tagged JSON form (used on both sides)."""
+    if _depth > 4:
+        return {"type": "other", "name": "deeply nested value"}
+    if value is None:
+        return {"type": "none"}
+    torch = sys.modules.get("torch")  # only the child side has torch loaded
+    if torch is not None and isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().resolve_conj().resolve_neg()
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        if tensor.is_complex() or dtype not in NUMERIC_DTYPES:
+            return {"type": "other", "name": f"tensor of dtype {dtype}"}
+        payload = _array_payload(tensor.to(torch.float64).numpy(), dtype)
+        if "type" in payload:
+            return payload
+        return {"type": "tensor", **payload, "requires_grad": bool(value.requires_grad)}
+    if isinstance(value, np.ndarray):
+        array = np.array(value, copy=True, subok=False)
+        payload = _array_payload(array, array.dtype.name)
+        return payload if "type" in payload else {"type": "ndarray", **payload}
+    if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return {"type": "number", "value": float(value)}
+    if isinstance(value, (tuple, list)) and len(value) <= 16:
+        return {"type": "tuple", "items": [encode_value(item, _depth + 1) for item in value]}
+    return {"type": "other", "name": type(value).__name__}
+
+
+def decode_value(encoded: Any) -> Any:
+    """Rebuild a value from its tagged JSON form.
+
+    Arrays and tensors both come back as :class:`ArrayValue` (values in
+    float64, original dtype by name). Anything malformed raises ``WireError``.
+    """
+    if not isinstance(encoded, dict):
+        raise WireError("an encoded value must be an object")
+    kind = encoded.get("type")
+    if kind == "none":
+        return None
+    if kind == "number":
+        value = encoded.get("value")
+        if not isinstance(value, (int, float, bool)):
+            raise WireError("a number must hold a number")
+        return value
+    if kind == "tuple":
+        items = encoded.get("items")
+        if not isinstance(items, list):
+            raise WireError("a tuple must hold a list")
+        return tuple(decode_value(item) for item in items)
+    if kind in ("ndarray", "tensor"):
+        return ArrayValue(
+            kind=kind,
+            dtype=str(encoded.get("dtype")),
+            array=_decode_array(encoded),
+            requires_grad=bool(encoded.get("requires_grad", False)),
+        )
+    if kind == "other":
+        return Other(str(encoded.get("name", "?"))[:200])
+    raise WireError(f"unknown value type {kind!r}")
+
+
+def _decode_array(encoded: dict[str, Any]) -> np.ndarray:
+    dtype, shape, data = encoded.get("dtype"), encoded.get("shape"), encoded.get("data")
+    if dtype not in NUMERIC_DTYPES:
+        raise WireError(f"unsupported dtype {dtype!r}")
+    if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
+        raise WireError("malformed shape")
+    if not isinstance(data, list) or len(data) != math.prod(shape):
+        raise WireError("data does not match the shape")
+    if not all(isinstance(v, (int, float)) for v in data):
+        raise WireError("array data must be numbers")
+    return np.asarray(data, dtype=np.float64).reshape(shape)
+
+
+@dataclass(frozen=True)
+class ArrayValue:
+    """An array or tensor as received: its values in float64 and what it was."""
+
+    kind: str  # "ndarray" or "tensor"
+    dtype: str  # the sender's dtype name: "float64", "float32", ...
+    array: np.ndarray  # the values, float64, in the sender's shape
+    requires_grad: bool = False
+
+
+class Other:
+    """A value that is neither an array, a tensor, a number, a tuple nor None."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
