@@ -400,31 +400,34 @@ class Zygote:
             time.sleep(0.0005)
 
     def _kill_uid(self, uid: int) -> None:
-        """Kill every process of ``uid`` from a helper running as that uid."""
-        helper = os.fork()
-        if helper == 0:
-            code = 1
-            try:
-                os.closerange(0, 1 << 20)
-                os.setresgid(uid, uid, uid)
-                os.setgroups([])
-                os.setresuid(uid, uid, uid)
-                deadline = time.monotonic() + 10.0
-                while time.monotonic() < deadline:
-                    try:
-                        os.kill(-1, signal.SIGKILL)  # every process of uid, but this one
-                    except ProcessLookupError:
-                        code = 0  # none left, zombies included
-                        break
-                    time.sleep(0.0005)
-            finally:
-                os._exit(code)
-        while True:  # reap the victims as they die, so the helper sees them gone
-            self._reap_any()
-            if helper in self.statuses:
-                self.statuses.pop(helper)
-                return
-            time.sleep(0.0005)
+        """Kill every process of ``uid``: a helper that takes the uid calls ``kill(-1, SIGKILL)``.
+
+        One call suffices in principle (a process cannot fork once a SIGKILL is
+        pending), but the sweep only ends when ``/proc`` shows no live
+        process of the uid, re-killing if one appears.
+        """
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            helper = os.fork()
+            if helper == 0:
+                try:
+                    os.closerange(0, 1 << 20)
+                    os.setresgid(uid, uid, uid)
+                    os.setgroups([])
+                    os.setresuid(uid, uid, uid)
+                    os.kill(-1, signal.SIGKILL)  # every process we may signal: those of uid
+                finally:
+                    os._exit(0)
+            while helper not in self.statuses:  # reap the victims too: they are reparented here
+                self._reap_any()
+                time.sleep(0.0002)
+            del self.statuses[helper]
+            settle = time.monotonic() + 0.5
+            while time.monotonic() < settle:  # killed processes take a moment to die
+                self._reap_any()
+                if not _live_processes(uid):
+                    return
+                time.sleep(0.0005)
 
 
 # ---------------------------------------------------------------- the child
@@ -568,6 +571,24 @@ def _tail(fd: int) -> str:
     except OSError:
         return ""
     return data.decode("utf-8", "replace")
+
+
+def _live_processes(uid: int) -> list[int]:
+    """Pids of the processes whose real uid is ``uid`` and that are not zombies."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as status:
+                fields = dict(line.split(b":", 1) for line in status.read().splitlines() if b":" in line)
+        except OSError:  # gone meanwhile
+            continue
+        uids = fields.get(b"Uid", b"").split()
+        state = fields.get(b"State", b"").strip()[:1]
+        if uids and int(uids[0]) == uid and state not in (b"Z", b"X"):
+            found.append(int(name))
+    return found
 
 
 def _signal(pid: int, number: int) -> None:

@@ -1,0 +1,44 @@
+"""The command line: exit codes, one-line errors, JSON on stdout, the self-check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REFERENCE, ROOT
+from grader.cli import main
+
+
+def test_missing_path_is_a_one_line_usage_error(capsys):
+    assert main(["grade", "no/such/submission"]) == 2
+    err = capsys.readouterr().err
+    assert err == "grader: error: no/such/submission: no such file or folder\n"
+
+
+def test_bad_rubric_is_a_one_line_usage_error(capsys, tmp_path):
+    rubric = tmp_path / "r.toml"
+    rubric.write_text("total = = 1")
+    assert main(["grade", str(REFERENCE), "--rubric", str(rubric)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not valid TOML" in err
+
+
+def test_grade_writes_the_report_and_prints_json(capsys, tmp_path):
+    out = tmp_path / "reports" / "ref.json"
+    assert main(["grade", str(REFERENCE), "-o", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["score"] == 100
+    assert json.loads(out.read_text())["tasks"] == printed["tasks"]
+
+
+def test_check_shows_visible_checks_only(capsys):
+    assert main(["check", str(ROOT / "examples" / "sample_submission")]) == 0
+    out = capsys.readouterr().out
+    assert "task2/grad_w1_torch/x1" in out and "transpose" in out
+    assert "hidden" not in out
+
+
+def test_console_script_and_module_agree():
+    result = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("grader ")

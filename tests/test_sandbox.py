@@ -1,0 +1,465 @@
+"""The sandbox holds against hostile submissions, with and without bubblewrap.
+
+Each test spawns a child from a module-wide warm Sandbox and makes it run a
+small probe module through the harness protocol. A probe reports what it saw
+by raising ``Report(json)``: the harness turns the exception into an error
+reply whose message carries the JSON.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+from grader.sandbox import ChildDied, ChildTimeout, Limits, Sandbox, SandboxUnavailable
+from grader.sandbox import bubblewrap as bwrap_module
+from grader.worker import wire
+
+ROOT = os.geteuid() == 0
+PROJECT = Path(__file__).resolve().parents[1]
+SECRET_NAME, SECRET_VALUE = "NNGRADER_TEST_SECRET", "hunter2-" + uuid.uuid4().hex
+BWRAP_PROBLEM = bwrap_module.probe(as_root=ROOT)
+
+PROBE = textwrap.dedent('''
+    import json, os, sys, time
+
+    class Report(Exception):
+        """Carries what the probe saw back to the test, as JSON."""
+
+    def report(**facts):
+        raise Report(json.dumps(facts))
+
+    def identity():
+        status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+        try:
+            os.setuid(0)
+            regained = True
+        except OSError:
+            regained = False
+        report(uid=os.getuid(), gid=os.getgid(), groups=os.getgroups(), cwd=os.getcwd(),
+               cap_eff=status["CapEff"].strip(), regained_root=regained)
+
+    def environment():
+        report(env=dict(os.environ))
+
+    def descriptors():
+        open_fds = []
+        for fd in range(1024):
+            try:
+                os.fstat(fd)
+                open_fds.append(fd)
+            except OSError:
+                pass
+        report(fds=open_fds)
+
+    def imports():
+        import math, random, itertools, functools, collections, copy, typing, statistics
+        import numpy as np, numpy.linalg
+        import torch, torch.nn as nn, torch.optim
+        import torch.nn.functional as F
+        net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+        loss = F.cross_entropy(net(torch.ones(2, 3)), torch.tensor([0, 1]))
+        loss.backward()
+        optimizer.step()
+        report(sqrt=math.sqrt(16.0), mean=statistics.mean([1, 2, 3]),
+               norm=float(numpy.linalg.norm(np.ones(4))), loss=float(loss))
+
+    def sleep_forever():
+        while True:
+            time.sleep(1)
+
+    def exit_3():
+        os._exit(3)
+
+    def segfault():
+        import ctypes
+        ctypes.string_at(0)
+
+    def noisy_exit():
+        sys.stderr.write("something went badly wrong\\n")
+        sys.stderr.flush()
+        os._exit(5)
+
+    def start_daemon(marker):
+        # classic double fork: the grandchild leaves the session and is orphaned
+        middle = os.fork()
+        if middle == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["nngrader-daemon-%d" % int(marker), "1000"])
+            os._exit(0)
+        os.waitpid(middle, 0)
+        return 1.0
+
+    def try_read(path_number):
+        path = PATHS[int(path_number)]
+        try:
+            with open(path, "rb") as handle:
+                handle.read(10)
+            report(read=True)
+        except OSError as exc:
+            report(read=False, error=type(exc).__name__)
+
+    def try_list(path_number):
+        try:
+            names = os.listdir(PATHS[int(path_number)])
+            report(listed=True, names=names[:20])
+        except OSError as exc:
+            report(listed=False, error=type(exc).__name__)
+
+    def try_write(path_number):
+        path = PATHS[int(path_number)]
+        try:
+            with open(path, "wb") as handle:
+                handle.write(b"x")
+            report(written=True)
+        except OSError as exc:
+            report(written=False, error=type(exc).__name__)
+
+    def write_in_workdir():
+        with open("scratch.txt", "w") as handle:
+            handle.write("fine")
+        report(content=open("scratch.txt").read())
+
+    def memory_bomb():
+        import numpy as np
+        block = np.ones(8 * 1024**3 // 8)  # 8 GB
+        return float(block[-1])
+
+    def fork_bomb():
+        count = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    while True:  # every process keeps trying
+                        try:
+                            os.fork()
+                        except OSError:
+                            time.sleep(0.01)
+                count += 1
+                if count > 10000:
+                    report(forked=count, stopped=False)
+        except OSError as exc:
+            report(forked=count, stopped=True, error=type(exc).__name__)
+
+    def connect(port):
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+            report(connected=True)
+        except OSError as exc:
+            report(connected=False, error=type(exc).__name__)
+
+    def kill_parent():
+        try:
+            os.kill(os.getppid(), 9)
+            report(killed=True)
+        except OSError as exc:
+            report(killed=False, error=type(exc).__name__)
+
+    def kill_everything():
+        os.kill(-1, 9)  # every process this one may signal, except itself
+        report(survived=True)
+
+    def garbage_reply():
+        os.write(3, b"\\xff\\xff\\xff\\xff" + b"x" * 100)  # claims a 4 GB message
+        time.sleep(30)
+
+    def not_json_reply():
+        os.write(3, b"\\x00\\x00\\x00\\x05{{{{{")
+        time.sleep(30)
+''')
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["bwrap", "plain"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    if request.param and BWRAP_PROBLEM:
+        pytest.skip(f"bubblewrap unavailable: {BWRAP_PROBLEM}")
+    os.environ[SECRET_NAME] = SECRET_VALUE  # the grader's environment must not leak
+    try:
+        with Sandbox(Limits(call_timeout_s=10.0), bubblewrap=request.param) as box:
+            yield box
+    finally:
+        os.environ.pop(SECRET_NAME, None)
+
+
+def paths_module(paths: list[str]) -> bytes:
+    return (PROBE + f"\nPATHS = {paths!r}\n").encode()
+
+
+def call(child: Any, function: str, *args: Any, timeout: float | None = None) -> dict[str, Any]:
+    message = {"op": "call", "module": "probe", "function": function,
+               "args": [[f"a{i}", wire.encode_value(arg)] for i, arg in enumerate(args)], "seed": 0}
+    return child.request(message, timeout=timeout)
+
+
+def report(child: Any, function: str, *args: Any, timeout: float | None = None) -> dict[str, Any]:
+    reply = call(child, function, *args, timeout=timeout)
+    assert not reply["ok"] and reply["error"]["type"] == "Report", reply
+    return json.loads(reply["error"]["message"].split(": ", 1)[1])
+
+
+def live_pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields["Uid"].split()[0]) == uid and fields["State"].split()[0] not in ("Z", "X"):
+            pids.append(int(name))
+    return pids
+
+
+def pids_with_marker(marker: str) -> list[int]:
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{name}/cmdline").read_bytes().startswith(marker.encode()):
+                found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+def assert_sandbox_works(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        assert child.request({"op": "ping"}) == {"ok": True}
+
+
+# ---------------------------------------------------------------- the protocol works
+
+
+def test_ping(sandbox: Sandbox) -> None:
+    with sandbox.spawn({}) as child:
+        assert child.alive
+        assert child.request({"op": "ping"}) == {"ok": True}
+    assert not child.alive
+
+
+def test_import_and_call_student_module(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"numpy_net.py": b"def relu(h):\n    return h * 2\n"}) as child:
+        assert child.request({"op": "import", "module": "numpy_net"}) == {"ok": True}
+        reply = child.request({"op": "call", "module": "numpy_net", "function": "relu",
+                               "args": [["h", wire.encode_value(np.array([-1.0, 0.5, 2.0]))]], "seed": 0})
+        assert reply["ok"], reply
+        value = wire.decode_value(reply["value"])
+        np.testing.assert_array_equal(value.array, [-2.0, 1.0, 4.0])
+        assert reply["mutated"] == []
+
+
+def test_common_modules_import_after_the_privilege_drop(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        facts = report(child, "imports")
+    assert facts["sqrt"] == 4.0 and facts["mean"] == 2 and facts["norm"] == 2.0
+    assert np.isfinite(facts["loss"])
+
+
+def test_layers_are_reported(sandbox: Sandbox) -> None:
+    layers = sandbox.layers
+    assert layers["private_workdir"] and layers["scrubbed_environment"] and layers["resource_limits"]
+    assert layers["unprivileged_user"]
+    if layers["bubblewrap"]:
+        assert layers["strong"] and layers["network"] == "none" and layers["pid_namespace"]
+        assert str(PROJECT) in layers["hidden"]
+    else:
+        assert not layers["strong"] and layers["network"] == "host"
+
+
+def test_bubblewrap_required_but_missing_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bwrap_module, "probe", lambda as_root: "bwrap is not on PATH")
+    with pytest.raises(SandboxUnavailable):
+        Sandbox(bubblewrap=True)
+
+
+# ---------------------------------------------------------------- who the child is
+
+
+@pytest.mark.skipif(not ROOT, reason="the grader is not root: children run as the grader's own user")
+def test_child_runs_as_its_own_unprivileged_user(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as first, \
+            sandbox.spawn({"probe.py": paths_module([])}) as second:
+        one, two = report(first, "identity"), report(second, "identity")
+    for facts in (one, two):
+        assert facts["uid"] != 0 and facts["gid"] != 0 and facts["groups"] == []
+        assert int(facts["cap_eff"], 16) == 0 and not facts["regained_root"]
+    assert one["uid"] != two["uid"]
+
+
+def test_environment_is_scrubbed(sandbox: Sandbox) -> None:
+    assert os.environ[SECRET_NAME] == SECRET_VALUE
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        env = report(child, "environment")["env"]
+    assert SECRET_NAME not in env and SECRET_VALUE not in json.dumps(env)
+    assert set(env) <= {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                        "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
+
+
+def test_only_its_socket_and_standard_streams_are_open(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        assert report(child, "descriptors")["fds"] == [0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------- how children end
+
+
+def test_endless_call_times_out_and_the_next_spawn_works(sandbox: Sandbox) -> None:
+    child = sandbox.spawn({"probe.py": paths_module([])})
+    started = time.monotonic()
+    with pytest.raises(ChildTimeout, match="timed out after 1 s"):
+        call(child, "sleep_forever", timeout=1.0)
+    assert time.monotonic() - started < 2.5
+    assert not child.alive
+    with pytest.raises(ChildDied):
+        child.request({"op": "ping"})
+    child.close()
+    assert_sandbox_works(sandbox)
+
+
+def test_exit_code_is_reported(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        with pytest.raises(ChildDied, match="^exited with code 3$"):
+            call(child, "exit_3")
+    assert_sandbox_works(sandbox)
+
+
+def test_segfault_is_reported(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        with pytest.raises(ChildDied, match=r"^killed by signal 11 \(SIGSEGV\)$"):
+            call(child, "segfault")
+    assert_sandbox_works(sandbox)
+
+
+def test_stderr_tail_comes_with_the_death(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        with pytest.raises(ChildDied, match="exited with code 5") as died:
+            call(child, "noisy_exit")
+    assert "something went badly wrong" in died.value.stderr
+
+
+def test_malformed_and_oversized_replies_kill_the_child(sandbox: Sandbox) -> None:
+    for function in ("garbage_reply", "not_json_reply"):
+        child = sandbox.spawn({"probe.py": paths_module([])})
+        started = time.monotonic()
+        with pytest.raises(ChildDied, match="sent a malformed reply"):
+            call(child, function)
+        assert time.monotonic() - started < 5
+        assert not child.alive and child.exit is not None and child.exit.killed
+
+
+def test_daemon_does_not_survive_close(sandbox: Sandbox) -> None:
+    marker = int(time.time() * 1000) % 10**9
+    child = sandbox.spawn({"probe.py": paths_module([])})
+    uid = report(child, "identity")["uid"]
+    assert call(child, "start_daemon", marker)["ok"]
+    deadline = time.monotonic() + 5
+    while not pids_with_marker(f"nngrader-daemon-{marker}") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pids_with_marker(f"nngrader-daemon-{marker}"), "the daemon never started"
+    child.close()
+    assert pids_with_marker(f"nngrader-daemon-{marker}") == []
+    if ROOT:
+        assert live_pids_of_uid(uid) == []
+
+
+# ---------------------------------------------------------------- what the child can touch
+
+
+def test_child_cannot_read_the_project_or_other_children(sandbox: Sandbox) -> None:
+    spec = importlib.util.find_spec("reference")
+    assert spec is not None and spec.origin is not None
+    reference_file = str(Path(spec.origin).parent / "numpy_net.py")
+    with sandbox.spawn({"probe.py": paths_module([])}) as other:
+        other_workdir = report(other, "identity")["cwd"]
+        with sandbox.spawn({"probe.py": paths_module([reference_file, "/etc/shadow", other_workdir,
+                                                       str(PROJECT)])}) as child:
+            if ROOT:  # a separate uid per child
+                assert not report(child, "try_list", 2)["listed"]
+                assert not report(child, "try_read", 1)["read"]
+            if sandbox.layers["bubblewrap"]:
+                assert report(child, "try_read", 0) == {"read": False, "error": "FileNotFoundError"}
+                listing = report(child, "try_list", 3)
+                assert "reference" not in listing.get("names", []) and "grader" not in listing.get("names", [])
+
+
+def test_child_cannot_write_outside_its_workdir(sandbox: Sandbox) -> None:
+    name = f"nngrader-probe-{uuid.uuid4().hex}"
+    targets = [str(PROJECT / name), f"/etc/{name}", f"/root/{name}", f"/{name}"]
+    if sandbox.layers["bubblewrap"]:  # without a mount namespace, /tmp is the host's, writable by all
+        targets += [f"/tmp/{name}", f"/dev/shm/{name}", f"/var/tmp/{name}"]
+    with sandbox.spawn({"probe.py": paths_module(targets)}) as child:
+        assert report(child, "write_in_workdir") == {"content": "fine"}
+        workdir = report(child, "identity")["cwd"]
+        for index, target in enumerate(targets):
+            assert report(child, "try_write", index)["written"] is False, target
+    for target in targets:
+        assert not os.path.exists(target), target
+    assert not os.path.exists(workdir) or sandbox.layers["bubblewrap"]  # removed after close
+
+
+@pytest.mark.skipif(BWRAP_PROBLEM is not None, reason="network isolation needs bubblewrap")
+def test_no_network(sandbox: Sandbox) -> None:
+    if not sandbox.layers["bubblewrap"]:
+        pytest.skip("without bubblewrap the child shares the host's network")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with sandbox.spawn({"probe.py": paths_module([])}) as child:
+            facts = report(child, "connect", float(port))
+    assert facts["connected"] is False
+
+
+# ---------------------------------------------------------------- resource attacks
+
+
+def test_memory_bomb_is_contained(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        try:
+            reply = call(child, "memory_bomb")
+        except ChildDied:
+            pass
+        else:
+            assert not reply["ok"] and reply["error"]["type"] == "MemoryError", reply
+    assert_sandbox_works(sandbox)
+
+
+@pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC needs a user id of its own per child")
+def test_fork_bomb_is_stopped(sandbox: Sandbox) -> None:
+    child = sandbox.spawn({"probe.py": paths_module([])})
+    uid = report(child, "identity")["uid"]
+    facts = report(child, "fork_bomb")
+    assert facts["stopped"] and facts["forked"] < Limits().processes
+    assert 0 < len(live_pids_of_uid(uid)) <= Limits().processes
+    child.close()
+    assert live_pids_of_uid(uid) == []
+    assert_sandbox_works(sandbox)
+
+
+# ---------------------------------------------------------------- the grader survives
+
+
+def test_killing_the_parent_or_everything_spares_the_grader_and_zygote(sandbox: Sandbox) -> None:
+    zygote = sandbox._process
+    assert zygote is not None
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        facts = report(child, "kill_parent")
+        assert facts["killed"] is False or not ROOT
+        assert report(child, "kill_everything") == {"survived": True}
+    assert zygote.poll() is None and sandbox._process is zygote
+    assert_sandbox_works(sandbox)
