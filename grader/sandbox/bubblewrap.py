@@ -13,7 +13,9 @@ dropping to their own user id. ``grader/worker`` is bound alone at
 
 Mounts are emitted from the shallowest path to the deepest, so a bind inside a
 hidden directory lands on top of the covering tmpfs, and a hidden directory
-inside a bound one (``site-packages/grader``) is covered again.
+inside a bound one (``site-packages/grader``) is covered again. The covers are
+then made read-only; only ``/tmp``, where the zygote makes each child's
+workdir, stays writable.
 """
 
 from __future__ import annotations
@@ -172,6 +174,8 @@ class MountPlan:
         arguments = ["--ro-bind", "/", "/"]
         for _, _, _, options in sorted(mounts, key=lambda m: m[:3]):
             arguments.extend(options)
+        for cover in sorted(filter(visible, covers - {Path("/tmp")})):  # nobody writes there, root or not
+            arguments += ["--remount-ro", str(cover)]
         return arguments
 
 

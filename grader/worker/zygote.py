@@ -50,6 +50,7 @@ import argparse
 import base64
 import ctypes
 import errno
+import json
 import os
 import resource
 import select
@@ -61,9 +62,11 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Callable
 
-from . import wire
+# NumPy, torch and the harness (and ``wire``, which imports NumPy) are imported
+# by ``main`` only after the small uid killer has been forked.
 
 SETUP_FAILED_EXIT = 121  # a child exits with this when it could not sandbox itself
 MAX_CONTROL_BYTES = 256 << 20
@@ -100,7 +103,7 @@ def _prctl(option: int, value: int) -> bool:
 # ---------------------------------------------------------------- warm-up
 
 
-def _warm_up() -> Any:
+def _warm_up() -> tuple[ModuleType, ModuleType]:
     """Import NumPy, torch and the harness once, single-threaded, and exercise them.
 
     Running a tiny training step here pulls in the modules torch loads lazily,
@@ -130,10 +133,10 @@ def _warm_up() -> Any:
     optimizer.step()
     torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9).step()
     np.linalg.norm(np.random.default_rng(0).standard_normal((3, 3)) @ np.eye(3))
-    wire.encode_value((torch.ones(2, requires_grad=True), np.zeros(2), 1.0, None))
-    from . import harness
+    from . import harness, wire
 
-    return harness
+    wire.encode_value((torch.ones(2, requires_grad=True), np.zeros(2), 1.0, None))
+    return harness, wire
 
 
 # ---------------------------------------------------------------- the zygote
@@ -172,12 +175,14 @@ class ChildLimits:
 class Zygote:
     """Serves the control socket: spawns, kills and reaps children."""
 
-    def __init__(self, control: socket.socket, harness: Any, *, first_uid: int | None, uid_count: int,
-                 in_pid_namespace: bool) -> None:
+    def __init__(self, control: socket.socket, harness: ModuleType, wire: ModuleType, *,
+                 killer: UidKiller | None, first_uid: int | None, uid_count: int, in_pid_namespace: bool) -> None:
         self.control = control
         self.harness = harness
+        self.wire = wire
+        self.killer = killer
         self.root = os.geteuid() == 0
-        self.drop_privileges = self.root and first_uid is not None and uid_count > 0
+        self.drop_privileges = self.root and killer is not None and first_uid is not None and uid_count > 0
         if self.drop_privileges:
             self.sweep_mode = "uid"
         elif in_pid_namespace and os.getpid() != 1:
@@ -209,13 +214,13 @@ class Zygote:
         }
         while True:
             try:
-                request = wire.receive_message(self.control, MAX_CONTROL_BYTES)
-            except (EOFError, OSError, wire.WireError):
+                request = self.wire.receive_message(self.control, MAX_CONTROL_BYTES)
+            except (EOFError, OSError, self.wire.WireError):
                 break
             op = request.get("op")
             if op == "close":
                 self.shutdown()
-                wire.send_message(self.control, {"ok": True})
+                self.wire.send_message(self.control, {"ok": True})
                 return
             handler = handlers.get(str(op))
             try:
@@ -225,7 +230,7 @@ class Zygote:
             except Exception as exc:
                 reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             if reply is not None:
-                wire.send_message(self.control, reply)
+                self.wire.send_message(self.control, reply)
         self.shutdown()
 
     def shutdown(self) -> None:
@@ -233,6 +238,9 @@ class Zygote:
         for child_id in list(self.children):
             self._finish(child_id, timeout=0.0)
         shutil.rmtree(self.workroot, ignore_errors=True)
+        if self.killer is not None:
+            self.killer.stop()
+            self.statuses.pop(self.killer.pid, None)
 
     # ------------------------------------------------------------ spawn
 
@@ -272,7 +280,7 @@ class Zygote:
         child_id = self.next_id
         self.next_id += 1
         self.children[child_id] = ChildRecord(pid=pid, uid=uid, workdir=workdir, stderr_fd=stderr_fd)
-        wire.send_message(self.control, {"ok": True, "id": child_id})
+        self.wire.send_message(self.control, {"ok": True, "id": child_id})
         socket.send_fds(self.control, [b"F"], [ours.fileno()])
         ours.close()
         return None
@@ -400,34 +408,84 @@ class Zygote:
             time.sleep(0.0005)
 
     def _kill_uid(self, uid: int) -> None:
-        """Kill every process of ``uid``: a helper that takes the uid calls ``kill(-1, SIGKILL)``.
+        """Kill every process of ``uid`` (see :class:`UidKiller`), until ``/proc`` shows none alive.
 
-        One call suffices in principle (a process cannot fork once a SIGKILL is
-        pending), but the sweep only ends when ``/proc`` shows no live
-        process of the uid, re-killing if one appears.
+        One ``kill(-1, SIGKILL)`` suffices in principle (a process cannot fork
+        once a SIGKILL is pending); the check re-kills if one still appears.
         """
+        assert self.killer is not None
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
-            helper = os.fork()
-            if helper == 0:
-                try:
-                    os.closerange(0, 1 << 20)
-                    os.setresgid(uid, uid, uid)
-                    os.setgroups([])
-                    os.setresuid(uid, uid, uid)
-                    os.kill(-1, signal.SIGKILL)  # every process we may signal: those of uid
-                finally:
-                    os._exit(0)
-            while helper not in self.statuses:  # reap the victims too: they are reparented here
-                self._reap_any()
-                time.sleep(0.0002)
-            del self.statuses[helper]
+            self.killer.kill_all(uid)
             settle = time.monotonic() + 0.5
             while time.monotonic() < settle:  # killed processes take a moment to die
-                self._reap_any()
+                self._reap_any()  # their orphans are reparented here
                 if not _live_processes(uid):
                     return
                 time.sleep(0.0005)
+
+
+class UidKiller:
+    """A small root process that kills every process of a given uid.
+
+    Forked before NumPy and torch are imported, so that the per-request fork
+    of a helper that takes the uid and calls ``kill(-1, SIGKILL)`` copies a
+    bare interpreter (well under a millisecond) rather than the warm zygote.
+    The helper runs no student code; it signals every process of the uid,
+    and only those (``kill(-1)`` spares the caller and PID 1).
+    """
+
+    def __init__(self) -> None:
+        request_read, self._requests = os.pipe()
+        self._replies, reply_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                os.dup2(request_read, 0)
+                os.dup2(reply_write, 1)
+                os.closerange(3, 1 << 20)  # the control socket above all
+                request_read, reply_write = 0, 1
+                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                _serve_kill_requests(request_read, reply_write)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(request_read)
+        os.close(reply_write)
+
+    def kill_all(self, uid: int) -> None:
+        os.write(self._requests, uid.to_bytes(4, "big"))
+        if os.read(self._replies, 1) != b"k":
+            raise RuntimeError("the uid killer is gone")
+
+    def stop(self) -> None:
+        os.close(self._requests)
+        os.close(self._replies)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:  # already reaped with the children
+            pass
+
+
+def _serve_kill_requests(requests: int, replies: int) -> None:
+    while True:
+        data = os.read(requests, 4)
+        if len(data) != 4:
+            return
+        uid = int.from_bytes(data, "big")
+        helper = os.fork()
+        if helper == 0:
+            try:
+                os.closerange(0, 1 << 20)
+                os.setresgid(uid, uid, uid)
+                os.setgroups([])
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
+        os.write(replies, b"k")
 
 
 # ---------------------------------------------------------------- the child
@@ -632,13 +690,15 @@ def main(argv: list[str] | None = None) -> int:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
+    killer = UidKiller() if os.geteuid() == 0 and args.first_uid is not None else None
     try:
-        harness = _warm_up()
-        zygote = Zygote(control, harness, first_uid=args.first_uid, uid_count=args.uid_count,
-                        in_pid_namespace=args.pid_namespace)
+        harness, wire = _warm_up()
     except BaseException as exc:
-        wire.send_message(control, {"ok": False, "error": f"zygote failed to start: {type(exc).__name__}: {exc}"})
+        body = json.dumps({"ok": False, "error": f"zygote failed to start: {type(exc).__name__}: {exc}"}).encode()
+        control.sendall(len(body).to_bytes(4, "big") + body)  # wire's framing, without wire
         raise
+    zygote = Zygote(control, harness, wire, killer=killer, first_uid=args.first_uid, uid_count=args.uid_count,
+                    in_pid_namespace=args.pid_namespace)
     wire.send_message(control, {"ok": True, "hello": zygote.hello()})
     zygote.serve()
     return 0
