@@ -7,6 +7,7 @@ error (one line on stderr), 1 only when the grader itself failed.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,10 +15,11 @@ from pathlib import Path
 from . import __version__
 from .checks import ChecksError
 from .grading import GradingOptions, grade
-from .report import dumps, write_report
+from .gradescope import results_json
+from .report import dumps, write_atomically, write_report
 from .rubric import RubricError, load_rubric
 from .sandbox import SandboxUnavailable
-from .summary import print_summary
+from .summary import markdown_summary, print_summary
 
 EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -42,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("submission", type=Path, help="a folder, a .py file or a .ipynb notebook")
     grade_cmd.add_argument("-o", "--output", type=Path, help="write the JSON report here")
     grade_cmd.add_argument("--json", action="store_true", help="print the JSON report to stdout instead of a summary")
+    grade_cmd.add_argument("--gradescope", type=Path, metavar="RESULTS.json",
+                           help="also write Gradescope's results.json here")
+    grade_cmd.add_argument("--markdown", type=Path, metavar="FILE",
+                           help="append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
     sandbox_options(grade_cmd)
 
     check_cmd = commands.add_parser("check", help="a student's self-check: visible checks only")
@@ -109,11 +115,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         report = _grade_checked(submission, options, args)
         print_summary(report, show_passing=True)
         return EXIT_OK
-    hide = [args.output.resolve().parent] if args.output else []
-    options = _options(args, hide=hide)
+    outputs = [path for path in (args.output, args.gradescope, args.markdown) if path]
+    options = _options(args, hide=[submission.parent, *(path.resolve().parent for path in outputs)])
     report = _grade_checked(submission, options, args)
     if args.output:
         write_report(report, args.output)
+    if args.gradescope:
+        write_atomically(args.gradescope, json.dumps(results_json(report), indent=2) + "\n")
+    if args.markdown:
+        with open(args.markdown, "a", encoding="utf-8") as handle:
+            handle.write(markdown_summary(report))
     if args.json:
         sys.stdout.write(dumps(report))
     else:

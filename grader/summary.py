@@ -45,3 +45,25 @@ def print_summary(report: Report, *, show_passing: bool, console: Console | None
     if layers and not layers.get("strong"):
         console.print(Text("note: the strong sandbox layer was not in force for this run (see SECURITY.md)",
                            style="dim"))
+
+
+def markdown_summary(report: Report) -> str:
+    """The summary as Markdown, e.g. for a GitHub Actions job summary (``$GITHUB_STEP_SUMMARY``)."""
+    lines = [f"## {report.submission}: {report.score:g} / {report.max_score:g}", ""]
+    if report.status == "error":
+        lines += [f"**Could not be graded:** {report.error}", ""]
+    lines += ["| task | score | checks passed |", "|---|---:|---:|"]
+    for task in report.tasks:
+        passed = sum(check.status == "pass" for check in task.checks)
+        lines.append(f"| {task.id} {task.title} | {task.score:g} / {task.max_score:g} | {passed} / {len(task.checks)} |")
+    failing = [check for check in report.checks if check.status != "pass"]
+    if failing:
+        lines += ["", "| check | status | message |", "|---|---|---|"]
+        for check in failing:
+            message = check.message + (f" *(hint: {check.hint})*" if check.hint else "")
+            lines.append(f"| `{check.id}` | {check.status} | {_cell(message)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

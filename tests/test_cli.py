@@ -42,3 +42,18 @@ def test_check_shows_visible_checks_only(capsys):
 def test_console_script_and_module_agree():
     result = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("grader ")
+
+
+def test_gradescope_results_and_markdown_summary(tmp_path, capsys):
+    results, summary = tmp_path / "results.json", tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    sample = ROOT / "examples" / "sample_submission"
+    assert main(["grade", str(sample), "--gradescope", str(results), "--markdown", str(summary)]) == 0
+    data = json.loads(results.read_text())
+    assert data["score"] == sum(test["score"] for test in data["tests"]) == 54
+    assert {test["status"] for test in data["tests"]} == {"passed", "failed"}
+    assert {test["visibility"] for test in data["tests"]} == {"visible", "after_published"}
+    assert all(len(test["number"].split(".")) == 2 for test in data["tests"])
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## sample_submission: 54 / 100")
+    assert "| `task2/grad_w1_torch/x1` | fail |" in text
