@@ -57,3 +57,11 @@ def test_gradescope_results_and_markdown_summary(tmp_path, capsys):
     text = summary.read_text()
     assert text.startswith("earlier step\n## sample_submission: 54 / 100")
     assert "| `task2/grad_w1_torch/x1` | fail |" in text
+
+
+def test_selfcheck_from_python(capsys):
+    from grader.selfcheck import check
+
+    report = check(ROOT / "examples" / "sample_submission")
+    assert {c.visibility for c in report.checks} == {"visible"}
+    assert "task2/loss_np/x1" in capsys.readouterr().out
