@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 
 WORKER_PARENT = Path("/run/nngrader")  # on the zygote's PYTHONPATH
 WORKER_PACKAGE = "nngrader_worker"  # grader/worker, under a name that says nothing
-TMP_SIZE_BYTES = 1 << 30  # the zygote's /tmp, which holds every child's workdir
+TMP_SIZE_BYTES = 512 << 20  # the zygote's /tmp (memory), which holds every child's workdir
 SHM_SIZE_BYTES = 64 << 20
 # What the zygote needs as root: fork children, chown their files, drop to their
 # uid, kill them and remove their files. No CAP_SYS_ADMIN (no remount), no ptrace.
@@ -184,7 +184,8 @@ def bwrap_command(python_argv: Sequence[str], plan: MountPlan, *, as_root: bool)
     executable = shutil.which("bwrap")
     if executable is None:
         raise FileNotFoundError("bwrap")
-    command = [executable, *namespace_arguments(as_root=as_root), "--die-with-parent", "--new-session"]
+    # --as-pid-1: the zygote is the namespace's init, which its children cannot signal
+    command = [executable, *namespace_arguments(as_root=as_root), "--as-pid-1", "--die-with-parent", "--new-session"]
     if as_root:
         command += ["--cap-drop", "ALL"]
         for capability in ROOT_CAPABILITIES:

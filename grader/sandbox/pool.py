@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from grader.worker import wire
 from grader.worker.zygote import SETUP_FAILED_EXIT
 
-from . import bubblewrap
+from . import bubblewrap as bwrap
 from .errors import ChildDied, ChildTimeout, ExitStatus, SandboxError, SandboxUnavailable
 from .limits import Limits
 from .uids import UidBlock, reserve_uid_block
@@ -45,9 +46,10 @@ class Sandbox:
     (else :class:`SandboxUnavailable`), False never uses it. ``hide``: more
     paths to make invisible inside (submission folders, the report folder).
 
-    bubblewrap is started with ``--die-with-parent``, which follows the
-    *thread* that started it: create the Sandbox in a thread that outlives it.
-    Safe to use from several threads; each child is used by one at a time.
+    The zygote dies with the *thread* that started it (a parent-death signal,
+    and bubblewrap's ``--die-with-parent``): create the Sandbox in a thread
+    that outlives it. Safe to use from several threads, each child by one at
+    a time. ``layers`` says what isolation is in force, for the report.
     """
 
     def __init__(self, limits: Limits = Limits(), *, bubblewrap: bool | None = None,
@@ -57,13 +59,13 @@ class Sandbox:
         self._use_bwrap = _choose_bubblewrap(bubblewrap, as_root=self._root)
         self._hide = tuple(Path(p) for p in hide)
         self._lock = threading.Lock()
-        self._children: weakref.WeakSet[Child] = weakref.WeakSet()
+        self._children: dict[int, Child] = {}  # live ones, closed with the sandbox
         self._uids: UidBlock | None = reserve_uid_block() if self._root else None
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._stderr: Any = None
-        self._launcher_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._plan: bubblewrap.MountPlan | None = None
+        self._scratch: Path | None = None  # without bubblewrap: launcher link and workdirs
+        self._plan: bwrap.MountPlan | None = None
         self._closed = False
         self.hello: dict[str, Any] = {}
         self.startup_s = 0.0
@@ -92,7 +94,7 @@ class Sandbox:
         if not reply.get("ok") or fd is None:
             raise SandboxError(f"spawn failed: {reply.get('error', 'no socket received')}")
         child = Child(self, int(reply["id"]), socket.socket(fileno=fd))
-        self._children.add(child)
+        self._children[child.id] = child
         return child
 
     def close(self) -> None:
@@ -100,14 +102,14 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
-        for child in list(self._children):
+        for child in list(self._children.values()):
             child.close()
         with self._lock:
             self._stop()
         if self._uids is not None:
             self._uids.release()
-        if self._launcher_dir is not None:
-            self._launcher_dir.cleanup()
+        if self._scratch is not None:  # the zygote is dead: nothing writes here any more
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -121,21 +123,18 @@ class Sandbox:
         arguments = ["--control-fd", "{fd}"]
         if self._uids is not None:
             arguments += ["--first-uid", str(self._uids.first), "--uid-count", str(self._uids.count)]
-        zygote = [sys.executable, "-s", "-m", f"{bubblewrap.WORKER_PACKAGE}.zygote", *arguments]
+        zygote = [sys.executable, "-s", "-m", f"{bwrap.WORKER_PACKAGE}.zygote", *arguments]
         if not self._use_bwrap:
-            return zygote
-        self._plan = bubblewrap.MountPlan.build(hide=self._hide, worker=WORKER_DIR)
-        return bubblewrap.bwrap_command([*zygote, "--pid-namespace"], self._plan, as_root=self._root)
+            return [*zygote, "--workroot", str(self._scratch_dir() / "work")]
+        self._plan = bwrap.MountPlan.build(hide=self._hide, worker=WORKER_DIR)
+        return bwrap.bwrap_command([*zygote, "--pid-namespace"], self._plan, as_root=self._root)
 
     def _environment(self) -> dict[str, str]:
         """The zygote's whole environment: nothing inherited from the grader's."""
         if self._use_bwrap:
-            python_path = str(bubblewrap.WORKER_PARENT)
-        else:  # a private folder holding only a link named like the bubblewrap mount
-            if self._launcher_dir is None:
-                self._launcher_dir = tempfile.TemporaryDirectory(prefix="nngrader-launch-")
-                os.symlink(WORKER_DIR, Path(self._launcher_dir.name) / bubblewrap.WORKER_PACKAGE)
-            python_path = self._launcher_dir.name
+            python_path = str(bwrap.WORKER_PARENT)
+        else:  # a folder holding only a link named like the bubblewrap mount
+            python_path = str(self._scratch_dir() / "launch")
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -144,6 +143,18 @@ class Sandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
             **{name: "1" for name in THREAD_VARIABLES},
         }
+
+    def _scratch_dir(self) -> Path:
+        """Without bubblewrap: ``launch/`` (0700, the link to grader/worker) and ``work/``
+        (0711, the children's workdirs), removed by :meth:`close` even if the zygote crashed."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="nngrader-"))
+            os.chmod(self._scratch, 0o711)
+            (self._scratch / "launch").mkdir(mode=0o700)
+            os.symlink(WORKER_DIR, self._scratch / "launch" / bwrap.WORKER_PACKAGE)
+            (self._scratch / "work").mkdir(mode=0o711)
+            os.chmod(self._scratch / "work", 0o711)
+        return self._scratch
 
     def _start(self) -> None:
         started = time.monotonic()
@@ -193,8 +204,9 @@ class Sandbox:
 
     def _restart(self) -> None:
         """Replace a dead zygote (its children died with it)."""
-        for child in list(self._children):
+        for child in list(self._children.values()):
             child._mark_dead("lost its zygote")
+        self._children.clear()
         self._stop()
         self._start()
 
@@ -207,7 +219,7 @@ class Sandbox:
         self._stderr.seek(0, os.SEEK_END)
         size = self._stderr.tell()
         self._stderr.seek(max(0, size - 2000))
-        return self._stderr.read().decode("utf-8", "replace").strip()
+        return str(self._stderr.read().decode("utf-8", "replace")).strip()
 
     # ------------------------------------------------------------ control socket
 
@@ -314,6 +326,7 @@ class Child:
             return
         self._socket.close()
         self._socket = None
+        self._sandbox._children.pop(self.id, None)
         if self._dead is not None:  # its zygote is gone: nothing left to reap
             return
         try:
@@ -384,7 +397,7 @@ def _exit_status(data: dict[str, Any]) -> ExitStatus:
 def _choose_bubblewrap(requested: bool | None, *, as_root: bool) -> bool:
     if requested is False:
         return False
-    problem = bubblewrap.probe(as_root=as_root)
+    problem = bwrap.probe(as_root=as_root)
     if problem is None:
         return True
     if requested:

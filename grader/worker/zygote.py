@@ -28,14 +28,17 @@ Sweeping a child (nothing it started may outlive it):
 ``uid``
     the zygote is root: every child gets its own user id from a range the
     grader reserved, so a helper that takes that uid and calls
-    ``kill(-1, SIGKILL)`` until nothing is left kills exactly that child's
-    processes, double-forked ``setsid`` daemons included.
+    ``kill(-1, SIGKILL)`` kills exactly that child's processes, double-forked
+    ``setsid`` daemons included; repeated until ``/proc`` shows none alive.
 ``namespace``
-    not root but alone in a PID namespace (bubblewrap): ``kill(-1, SIGKILL)``
-    from the zygote kills everything but itself and the namespace's init.
-    It would also kill the other live children, so while others run only the
-    child's process group is killed, and the namespace is swept when the last
-    one ends.
+    not root, in a PID namespace of its own where bubblewrap runs it as PID 1
+    (``--as-pid-1``): ``kill(-1, SIGKILL)`` from the zygote kills everything
+    but itself. It would also kill the other live children, so while others
+    run only the child's process group is killed, and the namespace is swept
+    when the last one ends. Children share the zygote's uid here; being PID 1
+    is what protects it from them (the kernel drops SIGKILL, and any signal
+    without a handler, sent to a namespace's init from inside), and being
+    non-dumpable keeps them from ptracing it.
 ``group``
     neither: ``killpg`` of the child's session; a daemon that left the
     session survives. No strong sandbox runs in this mode.
@@ -50,6 +53,7 @@ import argparse
 import base64
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import resource
@@ -61,6 +65,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -91,13 +96,15 @@ PRELOADED_MODULES = (
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 
 
 def _prctl(option: int, value: int) -> bool:
     """Call prctl(2); True when it succeeded."""
-    return _libc.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
+    result = _libc.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    return bool(result == 0)
 
 
 # ---------------------------------------------------------------- warm-up
@@ -129,7 +136,7 @@ def _warm_up() -> tuple[ModuleType, ModuleType]:
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
     optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
     loss = nn.functional.cross_entropy(net(torch.randn(5, 4)), torch.tensor([0, 1, 2, 0, 1]))
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]
     optimizer.step()
     torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9).step()
     np.linalg.norm(np.random.default_rng(0).standard_normal((3, 3)) @ np.eye(3))
@@ -176,7 +183,8 @@ class Zygote:
     """Serves the control socket: spawns, kills and reaps children."""
 
     def __init__(self, control: socket.socket, harness: ModuleType, wire: ModuleType, *,
-                 killer: UidKiller | None, first_uid: int | None, uid_count: int, in_pid_namespace: bool) -> None:
+                 killer: UidKiller | None, first_uid: int | None, uid_count: int, in_pid_namespace: bool,
+                 workroot: str | None = None) -> None:
         self.control = control
         self.harness = harness
         self.wire = wire
@@ -185,16 +193,18 @@ class Zygote:
         self.drop_privileges = self.root and killer is not None and first_uid is not None and uid_count > 0
         if self.drop_privileges:
             self.sweep_mode = "uid"
-        elif in_pid_namespace and os.getpid() != 1:
+        elif in_pid_namespace:
             self.sweep_mode = "namespace"
         else:
             self.sweep_mode = "group"
-        self.free_uids = list(range(first_uid, first_uid + uid_count)) if self.drop_privileges and first_uid else []
-        self.free_uids.reverse()  # pop() hands them out in increasing order
+        # handed out in turn; a uid comes back (at the end) only once its processes are all dead
+        self.free_uids: deque[int] = deque()
+        if self.drop_privileges and first_uid is not None:
+            self.free_uids.extend(range(first_uid, first_uid + uid_count))
         self.children: dict[int, ChildRecord] = {}
         self.statuses: dict[int, int] = {}  # pid -> wait status, reaped early by a sweep
         self.next_id = 1
-        self.workroot = tempfile.mkdtemp(prefix="nngrader-")
+        self.workroot = tempfile.mkdtemp(prefix="zygote-", dir=workroot)
         os.chmod(self.workroot, 0o711)  # children reach their own dir, list nothing
 
     def hello(self) -> dict[str, Any]:
@@ -251,12 +261,12 @@ class Zygote:
         if self.drop_privileges:
             if not self.free_uids:
                 raise RuntimeError("no free user id: too many live children")
-            uid = self.free_uids.pop()
+            uid = self.free_uids.popleft()
         try:
             workdir, stdout_fd, stderr_fd = self._prepare_workdir(files, uid)
         except BaseException:
             if uid is not None:
-                self.free_uids.insert(0, uid)
+                self.free_uids.append(uid)
             raise
         ours, theirs = socket.socketpair()
         sys.stdout.flush()
@@ -270,7 +280,7 @@ class Zygote:
                 os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
             if uid is not None:
-                self.free_uids.insert(0, uid)
+                self.free_uids.append(uid)
             raise
         if pid == 0:  # the child: never returns
             _run_child(theirs, stdout_fd, stderr_fd, workdir, uid, limits, self.harness,
@@ -343,7 +353,7 @@ class Zygote:
         os.close(record.stderr_fd)
         shutil.rmtree(record.workdir, ignore_errors=True)  # fd-based: follows no symlink
         if record.uid is not None:
-            self.free_uids.insert(0, record.uid)  # reused last, and only once swept
+            self.free_uids.append(record.uid)  # swept: reusable, after all the others
         return {**_describe_status(status), "killed": killed, "stderr": stderr}
 
     def _wait_pid(self, pid: int, timeout: float | None) -> int | None:
@@ -397,7 +407,7 @@ class Zygote:
                 del self.statuses[pid]
 
     def _kill_namespace(self) -> None:
-        """Kill everything in our PID namespace but us and its init, until nothing is left."""
+        """Kill everything else in our PID namespace (we are its init), until nothing is left."""
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
             try:
@@ -505,6 +515,7 @@ def _run_child(sock: socket.socket, stdout_fd: int, stderr_fd: int, workdir: str
         _arrange_descriptors(sock.detach(), stdout_fd, stderr_fd)
         for number in (signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM, signal.SIGXCPU):
             signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         _scrub_environment(workdir)
         if uid is not None:
@@ -532,8 +543,6 @@ def _run_child(sock: socket.socket, stdout_fd: int, stderr_fd: int, workdir: str
 
 def _arrange_descriptors(sock_fd: int, stdout_fd: int, stderr_fd: int) -> None:
     """0 = /dev/null, 1 and 2 = the capped output files, 3 = the socket; close all others."""
-    import fcntl
-
     null = os.open("/dev/null", os.O_RDWR)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (null, stdout_fd, stderr_fd, sock_fd)]
     for target, fd in enumerate(high):
@@ -568,17 +577,22 @@ def _drop_privileges(uid: int) -> None:
 
 
 def _limit_resources(limits: ChildLimits, *, unique_uid: bool) -> None:
-    """Soft = hard limits, so the child cannot raise them back."""
+    """Soft = hard limits, so the child cannot raise them back.
+
+    ``RLIMIT_NPROC`` counts every process and thread of the uid (in this
+    user namespace). With a uid of its own the child gets ``processes``;
+    sharing the uid, it gets what already runs plus ``processes``.
+    """
     mib = 1 << 20
+    tasks = limits.processes if unique_uid else _tasks_of_uid(os.getuid()) + limits.processes
     chosen = {
         resource.RLIMIT_CPU: limits.cpu_s,
         resource.RLIMIT_AS: _vm_size_bytes() + limits.memory_mb * mib,
         resource.RLIMIT_FSIZE: limits.file_size_mb * mib,
         resource.RLIMIT_NOFILE: limits.open_files,
         resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_NPROC: tasks,
     }
-    if unique_uid:  # counts every process and thread of the uid: only meaningful for our own uid
-        chosen[resource.RLIMIT_NPROC] = limits.processes
     for which, value in chosen.items():
         resource.setrlimit(which, (value, value))
 
@@ -631,9 +645,14 @@ def _tail(fd: int) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _live_processes(uid: int) -> list[int]:
-    """Pids of the processes whose real uid is ``uid`` and that are not zombies."""
-    found = []
+def _tasks_of_uid(uid: int) -> int:
+    """How many threads the processes of ``uid`` (real) have in all."""
+    return sum(int(fields.get(b"Threads", b"1")) for fields in _process_statuses(uid, live_only=False).values())
+
+
+def _process_statuses(uid: int, *, live_only: bool) -> dict[int, dict[bytes, bytes]]:
+    """``/proc/<pid>/status`` fields of the processes whose real uid is ``uid``."""
+    found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -644,9 +663,14 @@ def _live_processes(uid: int) -> list[int]:
             continue
         uids = fields.get(b"Uid", b"").split()
         state = fields.get(b"State", b"").strip()[:1]
-        if uids and int(uids[0]) == uid and state not in (b"Z", b"X"):
-            found.append(int(name))
+        if uids and int(uids[0]) == uid and not (live_only and state in (b"Z", b"X")):
+            found[int(name)] = fields
     return found
+
+
+def _live_processes(uid: int) -> list[int]:
+    """Pids of the processes whose real uid is ``uid`` and that are not zombies."""
+    return list(_process_statuses(uid, live_only=True))
 
 
 def _signal(pid: int, number: int) -> None:
@@ -678,17 +702,20 @@ def _pidfd_open(pid: int) -> int | None:
 # ---------------------------------------------------------------- entry point
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="zygote", description=__doc__.splitlines()[0])
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--first-uid", type=int, default=None, help="first of the user ids reserved for children")
     parser.add_argument("--uid-count", type=int, default=0)
     parser.add_argument("--pid-namespace", action="store_true", help="running alone in a PID namespace")
+    parser.add_argument("--workroot", default=None, help="where to make the children's workdirs (default: $TMPDIR)")
     args = parser.parse_args(argv)
     control = socket.socket(fileno=args.control_fd)
     os.set_inheritable(args.control_fd, False)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_DUMPABLE, 0)  # no ptrace, no /proc/<pid>/mem, even by a child of the same uid
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as PID 1, only signals we handle get through
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
     killer = UidKiller() if os.geteuid() == 0 and args.first_uid is not None else None
     try:
@@ -698,11 +725,12 @@ def main(argv: list[str] | None = None) -> int:
         control.sendall(len(body).to_bytes(4, "big") + body)  # wire's framing, without wire
         raise
     zygote = Zygote(control, harness, wire, killer=killer, first_uid=args.first_uid, uid_count=args.uid_count,
-                    in_pid_namespace=args.pid_namespace)
+                    in_pid_namespace=args.pid_namespace, workroot=args.workroot)
     wire.send_message(control, {"ok": True, "hello": zygote.hello()})
     zygote.serve()
-    return 0
+    sys.stderr.flush()
+    os._exit(0)  # tearing torch down takes most of a second, and nothing needs it
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
