@@ -97,6 +97,11 @@ class Sandbox:
         self._children[child.id] = child
         return child
 
+    @property
+    def child_uids(self) -> range | None:
+        """The user ids this sandbox gives its children (None when not root: they share the grader's)."""
+        return None if self._uids is None else range(self._uids.first, self._uids.first + self._uids.count)
+
     def close(self) -> None:
         """Kill the zygote and everything under it; idempotent."""
         if self._closed:

@@ -1,0 +1,4 @@
+"""os._exit while being imported: no exception to catch, the process is simply gone."""
+import os
+
+os._exit(7)
