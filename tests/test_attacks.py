@@ -51,6 +51,12 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Without bubblewrap the child still runs as its own unprivileged user with
+# resource limits, but sees the host's files and network: these attacks then
+# succeed. That is what --require-sandbox is for (SECURITY.md).
+SUCCEEDS_WITHOUT_BUBBLEWRAP = {"read_reference": {}}
+
+
 def test_every_attack_has_an_expectation():
     assert {p.name for p in ATTACKS.iterdir()} == set(EXPECTED)
 
@@ -96,10 +102,10 @@ def world(tmp_path):
     assert fingerprint(*roots) == before, "a file outside the sandbox changed"
 
 
-def check_honest(report, attack: str) -> None:
+def check_honest(report, attack: str, *, bubblewrap: bool = True) -> None:
     """The report is graded and every group scores exactly what the code honestly earns."""
     assert report.status == "graded"
-    expected = EXPECTED[attack]
+    expected = EXPECTED[attack] if bubblewrap else SUCCEEDS_WITHOUT_BUBBLEWRAP.get(attack, EXPECTED[attack])
     losing = {check.id.rsplit("/", 1)[0] for check in report.checks if check.score < check.max_score}
     assert losing == set(expected), report.checks
     for check in report.checks:
@@ -119,11 +125,23 @@ def grade_attack(attack: str, destination: Path, sandbox, options):
     return grade(path, options, sandbox=sandbox)
 
 
+@pytest.fixture(scope="module", params=["bubblewrap", "no bubblewrap"])
+def any_sandbox(request, sandbox, options):
+    """The session's sandbox (with bubblewrap where it works), then one without it."""
+    if request.param == "bubblewrap":
+        if not sandbox.layers.get("bubblewrap"):
+            pytest.skip("bubblewrap is not available here")
+        yield sandbox
+        return
+    with short_timeout_options(bubblewrap=False).open_sandbox() as plain:
+        yield plain
+
+
 @pytest.mark.parametrize("attack", sorted(set(EXPECTED) - {"fake_report", "env_secrets", "network"}))
-def test_attack(attack, world, sandbox, options):
-    report = grade_attack(attack, world / "incoming", sandbox, options)
-    check_honest(report, attack)
-    assert sandbox_processes(sandbox) == []
+def test_attack(attack, world, any_sandbox, options):
+    report = grade_attack(attack, world / "incoming", any_sandbox, options)
+    check_honest(report, attack, bubblewrap=any_sandbox.layers["bubblewrap"])
+    assert sandbox_processes(any_sandbox) == []
 
 
 def test_fake_report_cannot_replace_the_real_one(world):
@@ -190,3 +208,22 @@ def test_no_network_even_to_the_hosts_loopback(world, sandbox, options):
         pytest.skip("this sandbox shares the host's network (no bubblewrap)")
     assert accepted == []
     check_honest(report, "network")
+
+
+def test_require_sandbox_refuses_without_the_strong_layer(tmp_path):
+    """With no bwrap on PATH, --require-sandbox grades nothing and says why in one line."""
+    venv_bin = Path(sys.executable).parent
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(ROOT / "reference"), "--require-sandbox",
+         "-o", str(tmp_path / "r.json")],
+        capture_output=True, text=True, timeout=300, env={"PATH": str(venv_bin), "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "bwrap" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_reports_record_the_layers_in_force(sandbox, options):
+    report = grade(ROOT / "reference", options, sandbox=sandbox)
+    assert report.sandbox == sandbox.layers
+    assert report.sandbox["strong"] is bool(sandbox.layers.get("bubblewrap") and sandbox.layers.get("unprivileged_user"))
