@@ -106,9 +106,27 @@ def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "batch":
-        from .batch import run_batch  # imported on demand: only batch needs the pool
+        from .batch import default_output, run_batch  # imported on demand: only batch needs the pool
+        from .sandbox import SandboxError
 
-        return run_batch(args, _options)
+        directory = _existing(args.directory)
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: not a folder")
+        if args.jobs < 1:
+            raise UsageError(f"-j/--jobs: must be at least 1, not {args.jobs}")
+        output = (args.output or default_output(directory)).resolve()
+        if output == directory.resolve():
+            raise UsageError(f"{args.output}: the report folder must not be the submissions folder")
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"{args.output}: not a folder")
+        options = _options(args)  # the batch hides the class and the reports from every submission
+        try:
+            result = run_batch(directory=directory, output=output, options=options, jobs=args.jobs,
+                               force=args.force, require_strong=args.require_sandbox)
+        except SandboxError as exc:  # the workers could not start or keep dying; reports so far are kept
+            print(f"grader: error: {exc}", file=sys.stderr)
+            return EXIT_GRADER_FAILED
+        return EXIT_OK if result.complete else EXIT_GRADER_FAILED
     submission = _existing(args.submission).resolve()
     if args.command == "check":
         options = _options(args, visible_only=True)

@@ -1,0 +1,293 @@
+"""A class at a glance: per-check pass rates and the score distribution.
+
+:func:`summarise` folds the JSON reports of a batch into a
+:class:`ClassSummary`; :func:`print_class_summary` shows it in a terminal and
+:func:`render_html` as one self-contained HTML page (inline CSS and an SVG
+histogram, no scripts, nothing fetched). Pass rates and the distribution are
+taken over the submissions that were graded; the ones that could not be
+graded (status ``error``, or no report yet) are listed with the reason.
+Every name and message on the page is escaped: they come from students.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .report import write_atomically
+
+HISTOGRAM_BINS = 10
+
+
+@dataclass(frozen=True)
+class CheckRate:
+    """How the graded submissions fared on one check."""
+
+    id: str  # "task2/grad_w1_np/h3"
+    passed: int
+    failed: int
+    errored: int
+
+    @property
+    def group(self) -> str:
+        return self.id.rsplit("/", 1)[0]
+
+    @property
+    def case(self) -> str:
+        return self.id.rsplit("/", 1)[-1]
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errored
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class TaskMean:
+    id: str
+    title: str
+    mean: float
+    max_score: float
+
+
+@dataclass(frozen=True)
+class Bin:
+    """Scores in ``[low, high)`` (the last bin also holds ``high``)."""
+
+    low: float
+    high: float
+    count: int
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """Everything the terminal summary and the HTML page show."""
+
+    submissions: int
+    scores: tuple[float, ...]  # of the graded submissions
+    max_score: float
+    not_graded: tuple[tuple[str, str], ...]  # (name, why)
+    checks: tuple[CheckRate, ...]
+    tasks: tuple[TaskMean, ...]
+
+    @property
+    def graded(self) -> int:
+        return len(self.scores)
+
+    def statistics(self) -> dict[str, float]:
+        """mean, median, standard deviation, min and max of the scores (empty when none)."""
+        if not self.scores:
+            return {}
+        return {
+            "mean": statistics.fmean(self.scores),
+            "median": statistics.median(self.scores),
+            "sd": statistics.pstdev(self.scores),
+            "min": min(self.scores),
+            "max": max(self.scores),
+        }
+
+    def histogram(self, bins: int = HISTOGRAM_BINS) -> list[Bin]:
+        """Counts of scores in ``bins`` equal slices of ``[0, max_score]``."""
+        top = self.max_score if self.max_score > 0 else max(self.scores, default=1.0) or 1.0
+        width = top / bins
+        counts = [0] * bins
+        for score in self.scores:
+            counts[min(max(int(score / width), 0), bins - 1)] += 1
+        return [Bin(low=i * width, high=(i + 1) * width, count=count) for i, count in enumerate(counts)]
+
+    def groups(self) -> dict[str, list[CheckRate]]:
+        """Checks by group (``task1/relu``), in report order."""
+        grouped: dict[str, list[CheckRate]] = {}
+        for check in self.checks:
+            grouped.setdefault(check.group, []).append(check)
+        return grouped
+
+
+def summarise(reports: Mapping[str, Mapping[str, Any] | None]) -> ClassSummary:
+    """Fold reports (entry name → JSON report, None when it has none) into a summary."""
+    scores: list[float] = []
+    not_graded: list[tuple[str, str]] = []
+    counts: dict[str, list[int]] = {}  # check id -> [passed, failed, errored]
+    task_totals: dict[str, list[Any]] = {}  # task id -> [title, sum, max]
+    max_score = 0.0
+    for name in sorted(reports):
+        report = reports[name]
+        if report is None:
+            not_graded.append((name, "no report (the batch was interrupted)"))
+            continue
+        if report.get("status") != "graded":
+            not_graded.append((name, str(report.get("error") or "could not be graded")))
+            continue
+        scores.append(float(report["score"]))
+        max_score = max(max_score, float(report["max_score"]))
+        for task in report["tasks"]:
+            entry = task_totals.setdefault(task["id"], [task["title"], 0.0, 0.0])
+            entry[1] += float(task["score"])
+            entry[2] = max(entry[2], float(task["max_score"]))
+            for check in task["checks"]:
+                tally = counts.setdefault(check["id"], [0, 0, 0])
+                tally[{"pass": 0, "fail": 1}.get(check["status"], 2)] += 1
+    graded = len(scores)
+    return ClassSummary(
+        submissions=len(reports),
+        scores=tuple(scores),
+        max_score=max_score,
+        not_graded=tuple(not_graded),
+        checks=tuple(CheckRate(id, *tally) for id, tally in counts.items()),
+        tasks=tuple(TaskMean(id, title, total / graded, top) for id, (title, total, top) in task_totals.items()),
+    )
+
+
+# ---------------------------------------------------------------- terminal
+
+
+def print_class_summary(summary: ClassSummary, *, console: Console | None = None) -> None:
+    """Counts, score statistics, a text histogram, then pass rates per check, grouped by function."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    console.print(Text(f"Class summary: {summary.submissions} submission(s), {summary.graded} graded, "
+                       f"{len(summary.not_graded)} not graded", style="bold"))
+    for name, why in summary.not_graded:
+        console.print(Text(f"  not graded: {name}: {why}", style="yellow"))
+    if not summary.scores:
+        return
+    stats = summary.statistics()
+    console.print(f"Scores out of {_n(summary.max_score)}: mean {_n(stats['mean'], 1)}, median "
+                  f"{_n(stats['median'], 1)}, sd {_n(stats['sd'], 1)}, min {_n(stats['min'])}, max {_n(stats['max'])}")
+    bins = summary.histogram()
+    widest = max(b.count for b in bins) or 1
+    for b in bins:
+        bar = "█" * round(30 * b.count / widest)
+        console.print(Text(f"  {_n(b.low):>5}–{_n(b.high):<5} {bar} {b.count}"))
+    tasks = "  ".join(f"{t.id} {_n(t.mean, 1)}/{_n(t.max_score)}" for t in summary.tasks)
+    console.print(f"Mean per task: {tasks}")
+    table = Table(title=f"Pass rate per check ({summary.graded} graded)", title_justify="left")
+    table.add_column("check group")
+    table.add_column("passed", justify="right")
+    table.add_column("per check")
+    for group, checks in summary.groups().items():
+        passed, total = sum(c.passed for c in checks), sum(c.total for c in checks)
+        rate = passed / total if total else 0.0
+        per_check = Text()
+        for check in checks:
+            per_check.append(f"{check.case} ", style="dim")
+            per_check.append(f"{check.rate:.0%}  ", style=_rate_style(check.rate))
+        table.add_row(group, Text(f"{rate:.0%}", style=_rate_style(rate)), per_check)
+    console.print(table)
+
+
+def _rate_style(rate: float) -> str:
+    return "green" if rate >= 0.9 else ("yellow" if rate >= 0.5 else "red")
+
+
+# ---------------------------------------------------------------- HTML
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+table { border-collapse: collapse; } td, th { padding: 0.2rem 0.6rem; text-align: left; vertical-align: middle; }
+tr:nth-child(even) td { background: #f4f4f4; } th { border-bottom: 1px solid #999; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.bar { display: inline-block; height: 0.8rem; background: #4c78a8; vertical-align: middle; }
+.bar.low { background: #e45756; } .bar.mid { background: #f2a93b; }
+.stats span { margin-right: 1.5rem; } .dim { color: #777; } code { font-size: 0.9em; }
+"""
+
+
+def render_html(summary: ClassSummary, *, title: str = "Class summary") -> str:
+    """A self-contained HTML page: counts, statistics, an SVG histogram, task means, per-check pass rates."""
+    stats = summary.statistics()
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p>{summary.submissions} submission(s): {summary.graded} graded, "
+        f"{len(summary.not_graded)} not graded.</p>",
+    ]
+    if stats:
+        parts.append('<p class="stats">' + "".join(
+            f"<span>{label} <b>{_n(stats[key], 1)}</b></span>"
+            for key, label in (("mean", "mean"), ("median", "median"), ("sd", "sd"), ("min", "min"), ("max", "max"))
+        ) + f'<span class="dim">out of {_n(summary.max_score)}</span></p>')
+        parts += ["<h2>Score distribution</h2>", histogram_svg(summary.histogram())]
+        parts += ["<h2>Mean score per task</h2>", "<table><tr><th>task</th><th class=num>mean</th><th></th></tr>"]
+        for task in summary.tasks:
+            share = task.mean / task.max_score if task.max_score else 0.0
+            parts.append(f"<tr><td>{_e(task.id)} {_e(task.title)}</td>"
+                         f"<td class=num>{_n(task.mean, 1)} / {_n(task.max_score)}</td><td>{_bar(share)}</td></tr>")
+        parts.append("</table>")
+        parts += [f"<h2>Pass rate per check <span class=dim>(over {summary.graded} graded)</span></h2>",
+                  "<table><tr><th>check</th><th class=num>passed</th><th class=num>failed</th>"
+                  "<th class=num>error</th><th class=num>rate</th><th></th></tr>"]
+        for check in summary.checks:
+            parts.append(f"<tr><td><code>{_e(check.id)}</code></td><td class=num>{check.passed}</td>"
+                         f"<td class=num>{check.failed}</td><td class=num>{check.errored}</td>"
+                         f"<td class=num>{check.rate:.0%}</td><td>{_bar(check.rate)}</td></tr>")
+        parts.append("</table>")
+    if summary.not_graded:
+        parts += ["<h2>Not graded</h2>", "<table><tr><th>submission</th><th>why</th></tr>"]
+        parts += [f"<tr><td>{_e(name)}</td><td>{_e(why)}</td></tr>" for name, why in summary.not_graded]
+        parts.append("</table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def histogram_svg(bins: list[Bin], *, width: int = 640, height: int = 260) -> str:
+    """An inline SVG bar chart of ``bins``: a bar per bin, its count above, its range below."""
+    left, right, top, bottom = 40, 10, 20, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    highest = max((b.count for b in bins), default=0) or 1
+    slot = plot_w / max(len(bins), 1)
+    shapes = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="histogram of scores" font-size="11">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+    ]
+    for tick in sorted({0, highest // 2, highest}):
+        y = top + plot_h - plot_h * tick / highest
+        shapes.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
+    for index, b in enumerate(bins):
+        bar_h = plot_h * b.count / highest
+        x = left + index * slot + 2
+        y = top + plot_h - bar_h
+        shapes.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" height="{bar_h:.1f}" fill="#4c78a8">'
+                      f"<title>{_n(b.low)}–{_n(b.high)}: {b.count}</title></rect>")
+        if b.count:
+            shapes.append(f'<text x="{x + (slot - 4) / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{b.count}</text>')
+        shapes.append(f'<text x="{x + (slot - 4) / 2:.1f}" y="{top + plot_h + 15}" text-anchor="middle">'
+                      f"{_n(b.low)}–{_n(b.high)}</text>")
+    shapes.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">score</text>')
+    shapes.append("</svg>")
+    return "\n".join(shapes)
+
+
+def write_html(path: Path, summary: ClassSummary, *, title: str = "Class summary") -> None:
+    """Write the page atomically."""
+    write_atomically(path, render_html(summary, title=title))
+
+
+def _bar(share: float) -> str:
+    kind = "" if share >= 0.9 else (" mid" if share >= 0.5 else " low")
+    return f'<span class="bar{kind}" style="width: {max(share, 0.0) * 12:.2f}rem"></span>'
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _n(value: float, places: int = 4) -> str:
+    """A number as short as it is exact to ``places`` (``87.5``, ``100``)."""
+    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

@@ -1,0 +1,96 @@
+"""The gradebook: one CSV row per submission, built from the JSON reports.
+
+Columns: ``name, score, max_score, <task id>..., status``. ``status`` is the
+report's (``graded`` or ``error``), or ``missing`` for an entry that has no
+report yet (an interrupted batch); a missing entry's scores are empty. Rows
+are sorted by name, numbers are written as short as they are exact
+(``87.5``, ``100``), and nothing that changes from run to run (durations,
+times) is in it, so an unchanged class gives a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .report import write_atomically
+
+MISSING = "missing"
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class GradebookRow:
+    """One submission's line: its totals, its score per task, and its status."""
+
+    name: str
+    status: str  # "graded" | "error" | "missing"
+    score: float | None = None
+    max_score: float | None = None
+    task_scores: dict[str, float] = field(default_factory=dict)
+
+
+def row_from_report(name: str, report: Mapping[str, Any] | None) -> GradebookRow:
+    """The row for entry ``name``; ``report`` is its JSON report, or None if it has none."""
+    if report is None:
+        return GradebookRow(name=name, status=MISSING)
+    return GradebookRow(
+        name=name,
+        status=str(report.get("status", "error")),
+        score=float(report.get("score", 0.0)),
+        max_score=float(report.get("max_score", 0.0)),
+        task_scores={str(task["id"]): float(task["score"]) for task in report.get("tasks", [])},
+    )
+
+
+def task_columns(rows: Iterable[GradebookRow]) -> list[str]:
+    """Every task id any row has, in first-seen order (``task1, task2, task3``)."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row.task_scores))
+    return list(columns)
+
+
+def gradebook_csv(rows: Sequence[GradebookRow]) -> str:
+    """The gradebook as CSV text (a header, then one row per submission, sorted by name)."""
+    tasks = task_columns(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "score", "max_score", *tasks, "status"])
+    for row in sorted(rows, key=lambda r: r.name):
+        writer.writerow([
+            _safe_text(row.name),
+            _number(row.score),
+            _number(row.max_score),
+            *(_number(row.task_scores.get(task)) for task in tasks),
+            row.status,
+        ])
+    return buffer.getvalue()
+
+
+def write_gradebook(path: Path, rows: Sequence[GradebookRow]) -> None:
+    """Write the gradebook atomically (readers never see half a file)."""
+    write_atomically(path, gradebook_csv(rows))
+
+
+def read_gradebook(path: Path) -> list[dict[str, str]]:
+    """The rows of a gradebook file as dicts keyed by column name."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _safe_text(text: str) -> str:
+    """Quote a name a spreadsheet would otherwise run as a formula (``=HYPERLINK(...)``)."""
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
