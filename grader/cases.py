@@ -125,11 +125,14 @@ def _hidden_net(
     return NetCase(case_id, False, f"hidden case {case_id} ({what})", x, target, w1, w2, mask, p)
 
 
-def _hidden_train(case_id: str, seed: int, sizes: tuple[int, int, int], lr: float, p: float) -> TrainCase:
+def _hidden_train(
+    case_id: str, seed: int, sizes: tuple[int, int, int], *, epochs: int, lr: float, p: float
+) -> TrainCase:
+    """A hidden training run. Its number of epochs is not 100: the epochs are ``len(masks)``."""
     net = _hidden_net(case_id, seed, sizes)
-    masks = dropout_masks(EPOCHS, sizes[1], p, seed)
+    masks = dropout_masks(epochs, sizes[1], p, seed)
     d, h, c = sizes
-    label = f"hidden case {case_id} (D={d}, H={h}, C={c}, {EPOCHS} epochs, lr={lr}, p={p})"
+    label = f"hidden case {case_id} (D={d}, H={h}, C={c}, {epochs} epochs, lr={lr}, p={p})"
     return TrainCase(case_id, False, label, net.x, net.target, net.w1, net.w2, masks, lr, p)
 
 
@@ -202,8 +205,8 @@ GRAD_W2 = [
 TRAIN = [
     TrainCase("x1", True, f"x1, y1, masks dropout_masks({EPOCHS}, 4, {P}, seed=0)",
               X1, Y1, W1, W2, dropout_masks(EPOCHS, 4, P, 0), LR, P),
-    _hidden_train("h1", 271, (5, 6, 3), lr=0.05, p=0.4),
-    _hidden_train("h2", 272, (4, 8, 4), lr=0.1, p=0.25),
+    _hidden_train("h1", 271, (5, 6, 3), epochs=20, lr=0.2, p=0.4),
+    _hidden_train("h2", 272, (4, 8, 4), epochs=12, lr=0.3, p=0.25),
 ]
 
 # The agreement check trains on the same cases as the training checks: the

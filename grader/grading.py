@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -61,26 +61,57 @@ def environment() -> dict[str, str]:
 def grade(path: Path, options: GradingOptions, *, sandbox: Sandbox | None = None) -> Report:
     """Grade the submission at ``path`` (a folder, ``.py`` or ``.ipynb``).
 
-    Pass an open ``sandbox`` to reuse its warm worker (batch mode); otherwise
-    one is started and closed around this submission.
+    Pass an open ``sandbox`` to reuse its warm worker; otherwise one is
+    started and closed around this submission.
+    """
+    return grade_many([path], options, sandbox=sandbox)[0]
+
+
+def grade_many(
+    paths: Sequence[Path],
+    options: GradingOptions,
+    *,
+    sandbox: Sandbox | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> list[Report]:
+    """Grade several submissions in one pass of the check suite (batch mode's unit of work).
+
+    Each submission still gets its own sandboxed process, created when its
+    checks start and removed before the next submission's begin; only the
+    check suite's start-up is shared. ``on_start(i)`` is called as
+    submission ``i`` starts. Returns one report per path, in order.
     """
     started = time.perf_counter()
-    name = submission_name(Path(path))
-    try:
-        submission = load_submission(Path(path))
-    except SubmissionError as exc:
-        checks = run_checks(_Unrunnable(str(exc)), options.rubric, visible_only=options.visible_only)  # type: ignore[arg-type]
-        return _report(name, checks, options, started, error=str(exc), layers={})
+    names = [submission_name(Path(path)) for path in paths]
+    submissions: list[Submission | None] = []
+    errors: list[str | None] = []
+    for path in paths:
+        try:
+            submissions.append(load_submission(Path(path)))
+            errors.append(None)
+        except SubmissionError as exc:
+            submissions.append(None)
+            errors.append(str(exc))
 
-    own_sandbox = sandbox is None
-    active = sandbox if sandbox is not None else options.open_sandbox()
+    own_sandbox = sandbox is None and any(submissions)
+    active = options.open_sandbox() if own_sandbox else sandbox
     try:
-        with SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed) as runner:
-            checks = run_checks(runner, options.rubric, visible_only=options.visible_only)
+        runners = [
+            _Unrunnable(error) if submission is None else
+            SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed)
+            for submission, error in zip(submissions, errors)
+        ]
+        results = run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=on_start)
     finally:
-        if own_sandbox:
+        if own_sandbox and active is not None:
             active.close()
-    return _report(name, checks, options, started, layers=active.layers, submission=submission)
+    shared = (time.perf_counter() - started - sum(c.seconds for checks in results for c in checks)) / len(paths)
+    return [
+        _report(name, checks, options, duration_s=shared + sum(c.seconds for c in checks),
+                layers=active.layers if submission is not None and active is not None else {},
+                error=error, submission=submission)
+        for name, checks, submission, error in zip(names, results, submissions, errors)
+    ]
 
 
 class _Unrunnable:
@@ -92,13 +123,16 @@ class _Unrunnable:
     def call(self, function: str, *args: Any) -> Any:
         raise CodeError(f"not run: {self.reason}")
 
+    def close(self) -> None:
+        pass
+
 
 def _report(
     name: str,
     checks: list[CheckResult],
     options: GradingOptions,
-    started: float,
     *,
+    duration_s: float,
     layers: dict[str, Any],
     error: str | None = None,
     submission: Submission | None = None,
@@ -112,7 +146,7 @@ def _report(
         status="error" if error else "graded",
         tasks=tasks,
         environment=environment(),
-        duration_s=time.perf_counter() - started,
+        duration_s=max(duration_s, 0.0),
         error=error,
         sandbox=layers,
         content_hash=submission.content_hash if submission else None,

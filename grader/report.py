@@ -30,6 +30,7 @@ class CheckResult:
     message: str
     hint: str | None = None
     internal_error: str | None = None  # a grader traceback, for staff; never the student's fault
+    seconds: float = 0.0  # how long the check took (not in the JSON: reports of unchanged code stay equal)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,6 @@ the training cases) is answered from the first reply.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -52,7 +51,7 @@ class SubmissionRunner:
         self._imported: set[str] = set()
         self._broken_modules: dict[str, str] = {}  # module -> why its import can never work
         self._timed_out: dict[str, str] = {}  # function -> message of its first timeout
-        self._replies: dict[str, dict[str, Any]] = {}  # request -> reply, for repeated identical calls
+        self._replies: dict[bytes, dict[str, Any]] = {}  # request -> reply, for repeated identical calls
 
     # ------------------------------------------------------------ public
 
@@ -75,10 +74,10 @@ class SubmissionRunner:
             "args": [[name, encode_argument(value, tensor=torch)] for name, value in args],
             "seed": self.seed,
         }
-        key = json.dumps(request, sort_keys=True)
-        reply = self._replies.get(key)
+        body = wire.encode_message(request)
+        reply = self._replies.get(body)
         if reply is None:  # the same call with the same seed gives the same answer: ask once
-            reply = self._replies[key] = self._request(request, subject=function, function=function)
+            reply = self._replies[body] = self._request(body, subject=function, function=function)
         if not reply.get("ok"):
             raise CodeError(self._error_text(function, reply.get("error")))
         try:
@@ -129,7 +128,7 @@ class SubmissionRunner:
             raise CodeError(message)
         self._imported.add(module)
 
-    def _request(self, message: dict[str, Any], *, subject: str, function: str | None = None) -> dict[str, Any]:
+    def _request(self, message: dict[str, Any] | bytes, *, subject: str, function: str | None = None) -> dict[str, Any]:
         """Send one request; a dead or hung child becomes :class:`CodeError` about ``subject``."""
         if self._child is None:
             self._child = self.sandbox.spawn(self.submission.files)

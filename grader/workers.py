@@ -17,9 +17,12 @@ is closed on SIGTERM and dies with them in any case (bubblewrap's
 ``--die-with-parent``, the zygote's parent-death signal).
 
 Protocol (pickles over a ``multiprocessing`` pipe; both ends are the grader's):
-worker → main ``("ready", template, layers)``, ``("report", job_id, dict)``,
-``("failed", job_id, traceback)``, ``("fatal", kind, message)``;
-main → worker ``(job_id, path)`` to grade, ``None`` to stop.
+worker → main ``("ready", template, layers)``, ``("started", job_id)``,
+``("report", job_id, dict)``, ``("failed", job_id, traceback)``,
+``("fatal", kind, message)``; main → worker ``(job_id, path)`` to grade,
+``None`` to stop. A worker grades the jobs waiting for it in chunks of up to
+``CHUNK`` (one pass of the check suite), says when each one starts, and
+answers them in order.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ from .sandbox import Sandbox, SandboxError, SandboxUnavailable
 if TYPE_CHECKING:
     from .grading import GradingOptions
 
-PREFETCH = 2  # jobs queued per worker, so that it never waits for the main loop
+CHUNK = 10  # submissions a worker grades in one pass of the check suite (its start-up is paid once)
+PREFETCH = CHUNK  # jobs queued per worker, so that a chunk is ready when the last one ends
 MAX_STARTUP_FAILURES = 3  # workers that die before they are ready, before the batch gives up
 MAX_DEATHS_IN_A_ROW = 5  # submissions in a row that lose their worker, before the batch gives up
 STOP_GRACE_S = 10.0  # how long stopping workers may take to close their sandboxes
@@ -106,29 +110,48 @@ def serve(connection: Connection, options_blob: bytes, require_strong: bool) -> 
             return
         connection.send(("ready", template, _WORKER.sandbox.layers))
         while not _WORKER.stopping:
-            try:
-                message = connection.recv()
-            except EOFError:  # the main process is gone
+            chunk, stop = _next_chunk(connection)
+            if chunk:
+                jobs, paths = zip(*chunk)
+                try:
+                    reports = grading.grade_many([Path(p) for p in paths], options, sandbox=_WORKER.sandbox,
+                                                 on_start=lambda i: connection.send(("started", jobs[i])))
+                except Exception:
+                    if _WORKER.stopping:
+                        break
+                    for job_id in jobs:
+                        connection.send(("failed", job_id, traceback.format_exc()))
+                    _WORKER.sandbox.close()  # whatever broke, the next submission gets a fresh zygote
+                    _WORKER.sandbox = options.open_sandbox()
+                    continue
+                for job_id, report in zip(jobs, reports):
+                    connection.send(("report", job_id, report.to_json()))
+            if stop:
                 return
-            if message is None:
-                return
-            job_id, path = message
-            try:
-                report = grading.grade(Path(path), options, sandbox=_WORKER.sandbox)
-            except Exception:
-                if _WORKER.stopping:
-                    break
-                connection.send(("failed", job_id, traceback.format_exc()))
-                _WORKER.sandbox.close()  # whatever broke, the next submission gets a fresh zygote
-                _WORKER.sandbox = options.open_sandbox()
-                continue
-            connection.send(("report", job_id, report.to_json()))
     except (BrokenPipeError, ConnectionResetError):
         return
     finally:
         if not _WORKER.stopping and _WORKER.sandbox is not None:
             _WORKER.sandbox.close()
     _WORKER.wait_for_stop()
+
+
+def _next_chunk(connection: Connection) -> tuple[list[tuple[int, str]], bool]:
+    """The jobs waiting on ``connection`` (at least one, at most CHUNK), and whether to stop after them.
+
+    Grading them together shares one start-up of the check suite; each still
+    runs in its own sandboxed process.
+    """
+    chunk: list[tuple[int, str]] = []
+    while len(chunk) < CHUNK and (not chunk or connection.poll()):
+        try:
+            message = connection.recv()
+        except EOFError:  # the main process is gone
+            return chunk, True
+        if message is None:
+            return chunk, True
+        chunk.append(message)
+    return chunk, False
 
 
 class _WorkerState:
@@ -191,8 +214,9 @@ class _Worker:
     process: BaseProcess
     connection: Connection
     ready: bool = False
-    queued: deque[Job] = field(default_factory=deque)  # sent, not yet answered; the first is in progress
+    queued: deque[Job] = field(default_factory=deque)  # sent, not yet answered, in order
     started: float = field(default_factory=time.monotonic)  # when the job in progress began
+    in_progress: int | None = None  # the job the worker said it started last
 
     def describe_end(self) -> str:
         code = self.process.exitcode
@@ -323,6 +347,10 @@ class WorkerPool:
             _, problem, text = message
             error = SandboxUnavailable if problem == "unavailable" else SandboxError
             raise error(f"a grading worker could not start: {text}")
+        if kind == "started":  # each submission's budget starts when its grading does
+            worker.started = time.monotonic()
+            worker.in_progress = message[1]
+            return None
         _, job_id, payload = message
         job = worker.queued.popleft()
         if job.id != job_id:  # cannot happen: a worker answers in order
@@ -346,8 +374,9 @@ class WorkerPool:
             self._startup_failures += 1
             if self._startup_failures >= MAX_STARTUP_FAILURES:
                 raise SandboxError(f"grading workers keep dying while they start (the last {how})")
-        if worker.queued:
-            current, *rest = worker.queued
+        if worker.queued:  # the job it was on failed; the others (reported or not) are graded again
+            current = next((job for job in worker.queued if job.id == worker.in_progress), worker.queued[0])
+            rest = [job for job in worker.queued if job is not current]
             pending.extendleft(reversed(rest))
             self._deaths_in_a_row += 1
             yield Outcome(current, failure=f"the grading worker {how} while grading this submission")

@@ -294,14 +294,19 @@ def crashing_worker(connection, options_blob, require_strong):
     """A pool worker whose process dies while it grades an entry named ``a_crash``."""
     from grader import grading, workers
 
-    real_grade = grading.grade
+    real_grade_many = grading.grade_many
 
-    def grade(path, options, *, sandbox=None):
-        if Path(path).name == "a_crash":
-            os._exit(3)
-        return real_grade(path, options, sandbox=sandbox)
+    def grade_many(paths, options, *, sandbox=None, on_start=None):
+        reports = []
+        for index, path in enumerate(paths):
+            if on_start is not None:
+                on_start(index)
+            if Path(path).name == "a_crash":
+                os._exit(3)
+            reports.extend(real_grade_many([path], options, sandbox=sandbox))
+        return reports
 
-    grading.grade = grade
+    grading.grade_many = grade_many
     workers.serve(connection, options_blob, require_strong)
 
 

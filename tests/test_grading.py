@@ -125,3 +125,21 @@ def test_original_notebook_bugs_are_caught(grade_sample):
     assert "rounded to 4 decimals" in checks["task2/grad_w1_np/x1"].hint
     assert checks["task1/forward_np/h2"].status == "fail"  # draws its own dropout mask
     assert checks["task3/agreement/x1"].status == "fail"  # NumPy and torch saw different masks
+
+
+def test_grading_many_in_one_session_equals_grading_each(sandbox, options, tmp_path):
+    from conftest import assemble
+    from grader.grading import grade, grade_many
+
+    paths = [REFERENCE, assemble(SUBMISSIONS / "broken" / "exit_at_import", tmp_path / "exit"), TEMPLATE,
+             tmp_path / "missing-files", SUBMISSIONS / "hardcoded.py"]
+    (tmp_path / "missing-files").mkdir()
+    started: list[int] = []
+    together = grade_many(paths, options, sandbox=sandbox, on_start=started.append)
+    assert started == list(range(len(paths)))
+    for path, report in zip(paths, together):
+        alone = grade(path, options, sandbox=sandbox)
+        assert report.submission == alone.submission
+        assert report.status == alone.status and report.error == alone.error
+        assert [(c.id, c.status, c.score, c.message) for c in report.checks] == \
+            [(c.id, c.status, c.score, c.message) for c in alone.checks]

@@ -1,8 +1,8 @@
 """The checks, a pytest suite run in the grader's own (trusted) process.
 
-:func:`run_checks` runs ``check_task*.py`` against one submission through
-pytest and pytest-json-report, and folds pytest's JSON into typed
-:class:`~grader.report.CheckResult` lists. Student code never runs here: the
+:func:`run_checks` runs ``check_task*.py`` against one or more submissions
+in one pytest session (with pytest-json-report), and folds pytest's JSON
+into typed :class:`~grader.report.CheckResult` lists. Student code never runs here: the
 checks reach it only through :class:`~grader.runner.SubmissionRunner`.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -18,9 +19,7 @@ from pytest_jsonreport.plugin import JSONReport
 
 from grader.report import CheckResult
 from grader.rubric import Rubric
-from grader.runner import SubmissionRunner
-
-from .plugin import GradingPlugin
+from .plugin import GradingPlugin, Runner
 
 CHECKS_DIR = Path(__file__).resolve().parent
 PYTEST_ARGS = [
@@ -36,9 +35,18 @@ PYTEST_ARGS = [
     "-p", "no:junitxml",
     "-p", "no:pastebin",
     "-p", "no:nose",
+    "-p", "no:warnings",
+    "-p", "no:faulthandler",
+    "-p", "no:stepwise",
+    "-p", "no:setuponly",
+    "-p", "no:setupplan",
+    "-p", "no:tmpdir",
+    "-p", "no:monkeypatch",
+    "-p", "no:recwarn",
+    "-p", "no:debugging",
+    "--capture=no",  # student code never runs in this process: nothing to capture
     "-o", "python_files=check_*.py",
     "-o", "addopts=",
-    "-o", "filterwarnings=ignore",
     "--import-mode=importlib",
     "--rootdir", str(CHECKS_DIR),
     "--json-report-file=none",
@@ -49,27 +57,50 @@ class ChecksError(RuntimeError):
     """The check suite itself could not run (a grader or rubric problem)."""
 
 
-def run_checks(runner: SubmissionRunner, rubric: Rubric, *, visible_only: bool = False) -> list[CheckResult]:
-    """Run every check (or only the visible ones) against ``runner``'s submission."""
-    grading = GradingPlugin(runner, rubric, visible_only=visible_only)
+def run_checks(
+    runners: Sequence[Runner],
+    rubric: Rubric,
+    *,
+    visible_only: bool = False,
+    on_start: Callable[[int], None] | None = None,
+) -> list[list[CheckResult]]:
+    """Run every check (or only the visible ones) against each runner's submission.
+
+    One pytest session grades all of ``runners`` one after the other (its
+    start-up and collection are paid once); ``on_start(i)`` is called when
+    submission ``i`` starts. Returns one list of results per runner, in order.
+    """
+    grading = GradingPlugin(runners, rubric, visible_only=visible_only, on_start=on_start)
     json_report = JSONReport()
-    with contextlib.redirect_stdout(io.StringIO()):  # the grader prints its own summary
-        exit_code = pytest.main([*PYTEST_ARGS, str(CHECKS_DIR)], plugins=[grading, json_report])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the grader prints its own summary
+            exit_code = pytest.main([*PYTEST_ARGS, str(CHECKS_DIR)], plugins=[grading, json_report])
+    finally:
+        grading.close_runners()
     if grading.collection_error is not None:
         raise ChecksError(str(grading.collection_error))
     if json_report.report is None or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise ChecksError(f"the check suite did not run (pytest exit code {int(exit_code)})")
-    return [_fold(test) for test in json_report.report["tests"]]
+    results: list[list[CheckResult]] = [[] for _ in runners]
+    for test in json_report.report["tests"]:
+        index, result = _fold(test)
+        results[index].append(result)
+    return results
 
 
-def _fold(test: dict[str, Any]) -> CheckResult:
-    """One pytest-json-report test entry → a :class:`CheckResult`."""
+def test_seconds(test: dict[str, Any]) -> float:
+    """How long one check took, over its setup, call and teardown."""
+    return sum(float(test.get(stage, {}).get("duration", 0.0)) for stage in ("setup", "call", "teardown"))
+
+
+def _fold(test: dict[str, Any]) -> tuple[int, CheckResult]:
+    """One pytest-json-report test entry → (submission index, :class:`CheckResult`)."""
     properties: dict[str, Any] = {}
     for entry in test.get("user_properties", []):
         properties.update(entry)
     status = properties.get("status", "error")
     max_score = float(properties["max_score"])
-    return CheckResult(
+    return int(properties["submission"]), CheckResult(
         id=properties["check"],
         function=properties["function"],
         status=status,
@@ -79,4 +110,5 @@ def _fold(test: dict[str, Any]) -> CheckResult:
         message=properties.get("message") or ("ok" if status == "pass" else "the check did not complete"),
         hint=properties.get("hint"),
         internal_error=properties.get("internal"),
+        seconds=test_seconds(test),
     )

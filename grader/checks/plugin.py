@@ -13,14 +13,13 @@ pytest-json-report carries into its JSON.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import pytest
 
 from grader.compare import CheckFailed, CodeError
 from grader.rubric import Rubric, RubricError, Tolerance
-from grader.runner import SubmissionRunner
 
 
 def group_of(item: pytest.Item) -> str:
@@ -30,31 +29,62 @@ def group_of(item: pytest.Item) -> str:
     return str(marker.args[0])
 
 
+class Runner(Protocol):
+    """What checks call student code through (:class:`~grader.runner.SubmissionRunner`)."""
+
+    def call(self, function: str, *args: tuple[str, Any]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class GradingPlugin:
-    def __init__(self, runner: SubmissionRunner, rubric: Rubric, *, visible_only: bool = False) -> None:
-        self.runner = runner
+    """Grades ``runners`` in one session: every check runs once per runner, one submission after the other."""
+
+    def __init__(
+        self,
+        runners: Sequence[Runner],
+        rubric: Rubric,
+        *,
+        visible_only: bool = False,
+        on_start: Callable[[int], None] | None = None,
+    ) -> None:
+        self.runners = list(runners)
         self.rubric = rubric
         self.visible_only = visible_only
+        self.on_start = on_start
         self.collection_error: Exception | None = None
+        self._current: int | None = None  # the submission whose checks are running
+
+    def close_runners(self) -> None:
+        for runner in self.runners:
+            runner.close()
 
     # ------------------------------------------------------------ collection
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "group(id): the rubric group (task/function) a check belongs to")
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Every check once per submission: ``run`` is parametrised by the submission's index."""
+        if "run" in metafunc.fixturenames:
+            metafunc.parametrize("run", range(len(self.runners)), indirect=True,
+                                 ids=[f"submission{i}" for i in range(len(self.runners))])
+
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         try:
-            counts = Counter(group_of(item) for item in items)
+            counts = Counter(group_of(item) for item in items if item.callspec.params["run"] == 0)
             self.rubric.verify_groups(dict(counts))
         except RubricError as exc:
             self.collection_error = exc
             items[:] = []
             return
+        items.sort(key=lambda item: item.callspec.params["run"])  # stable: one submission at a time
         for item in items:
             group = group_of(item)
             case = item.callspec.params["case"]
             marker = item.get_closest_marker("group")
             item.user_properties.extend([
+                ("submission", item.callspec.params["run"]),
                 ("check", f"{group}/{case.id}"),
                 ("group", group),
                 ("function", marker.kwargs.get("function", group.split("/", 1)[1])),
@@ -69,8 +99,8 @@ class GradingPlugin:
     # ------------------------------------------------------------ fixtures
 
     @pytest.fixture
-    def run(self) -> SubmissionRunner:
-        return self.runner
+    def run(self, request: pytest.FixtureRequest) -> Runner:
+        return self.runners[request.param]
 
     @pytest.fixture
     def tolerance(self, request: pytest.FixtureRequest) -> Tolerance:
@@ -84,6 +114,16 @@ class GradingPlugin:
         return record
 
     # ------------------------------------------------------------ outcomes
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Moving on to the next submission: release the previous one's process first."""
+        index = item.callspec.params["run"]
+        if index != self._current:
+            if self._current is not None:
+                self.runners[self._current].close()
+            self._current = index
+            if self.on_start is not None:
+                self.on_start(index)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:

@@ -292,7 +292,7 @@ class Child:
     def alive(self) -> bool:
         return self._socket is not None and self._dead is None
 
-    def request(self, message: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+    def request(self, message: dict[str, Any] | bytes, *, timeout: float | None = None) -> dict[str, Any]:
         """Send one harness request and return the reply.
 
         Raises :class:`ChildTimeout` (the child is killed) when no full reply

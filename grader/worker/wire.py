@@ -45,9 +45,14 @@ class WireError(Exception):
 
 # ---------------------------------------------------------------- framing
 
-def send_message(sock: socket.socket, message: dict[str, Any]) -> None:
-    """Send one JSON message (length-prefixed)."""
-    body = json.dumps(message, allow_nan=True).encode("utf-8")
+def encode_message(message: dict[str, Any]) -> bytes:
+    """A message's body: compact UTF-8 JSON."""
+    return json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+
+
+def send_message(sock: socket.socket, message: dict[str, Any] | bytes) -> None:
+    """Send one JSON message (length-prefixed); ``bytes`` are an already encoded body."""
+    body = message if isinstance(message, bytes) else encode_message(message)
     sock.sendall(HEADER.pack(len(body)) + body)
 
 
