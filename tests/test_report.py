@@ -49,3 +49,4 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path):
     write_atomically(target, "second")
     assert target.read_text() == "second"
     assert [p.name for p in target.parent.iterdir()] == ["report.json"]
+    assert target.stat().st_mode & 0o777 == 0o644
