@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,6 +119,31 @@ def check_honest(report, attack: str, *, bubblewrap: bool = True) -> None:
             assert check.status == "pass", check
     honest = sum(c.max_score for c in report.checks if c.id.rsplit("/", 1)[0] not in expected)
     assert report.score == pytest.approx(honest)
+
+
+@pytest.fixture
+def decoy_reference(tmp_path):
+    """A world-readable copy of the reference outside the project, where a TA's checkout could be."""
+    root = Path("/srv") / f"nngrader-decoy-{os.getpid()}"
+    try:
+        (root / "reference").mkdir(parents=True)
+    except OSError:
+        pytest.skip("cannot create a decoy under /srv here")
+    try:
+        (root / "reference" / "numpy_net.py").write_text((ROOT / "reference" / "numpy_net.py").read_text())
+        for path in (root, root / "reference", root / "reference" / "numpy_net.py"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_sandbox_sees_no_copy_of_the_reference_anywhere_on_the_machine(decoy_reference, world, sandbox,
+                                                                          options):
+    if not sandbox.layers.get("bubblewrap"):
+        pytest.skip("without bubblewrap the host's files are visible (SECURITY.md)")
+    report = grade_attack("read_reference", world / "incoming", sandbox, options)
+    check_honest(report, "read_reference")
 
 
 def grade_attack(attack: str, destination: Path, sandbox, options):

@@ -1,9 +1,12 @@
 """The bubblewrap command line that confines the zygote.
 
-The zygote sees the host read-only (``--ro-bind / /``) minus everything that
-could help a submission: the project (reference solutions, the grader), any
-installed copy of ``grader`` or ``reference``, the paths the caller asks to
-hide, and the host's ``/tmp``, ``/run`` and ``/dev/shm``. Hidden directories
+The zygote sees only the host's system directories (``SYSTEM_PATHS``: /usr,
+/etc, /lib...) and the Python installation, read-only; nothing else of the
+host exists in there (no /home, /work, /srv, /opt, /var, /tmp). Within what it
+sees, everything that could help a submission is hidden as well: the project
+(reference solutions, the grader), any installed copy of ``grader`` or
+``reference``, the paths the caller asks to hide, and ``/run`` and
+``/dev/shm``, which are private. Hidden directories
 are covered by empty tmpfs mounts; what the zygote needs beneath them (the
 Python installation, the site-packages holding NumPy and torch) is bound back
 read-only. Directories no unprivileged user can enter (``/root`` is 0700) are
@@ -39,6 +42,10 @@ SHM_SIZE_BYTES = 64 << 20
 # What the zygote needs as root: fork children, chown their files, drop to their
 # uid, kill them and remove their files. No CAP_SYS_ADMIN (no remount), no ptrace.
 ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_KILL", "CAP_DAC_OVERRIDE")
+# The only host directories the zygote sees (read-only), besides the Python
+# installation: an allowlist, so that a copy of the reference elsewhere on the
+# machine (another checkout, a TA's home) is out of sight as well.
+SYSTEM_PATHS = tuple(Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys"))
 NEVER_HIDDEN = frozenset(Path(p) for p in ("/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys"))
 
 
@@ -143,7 +150,7 @@ class MountPlan:
                     covers.add(ancestor)
                     break
         # an exposed path equal to a cover stays hidden; the rest under a cover is bound back
-        binds = [(p, p) for p in self.exposed if p not in covers and _under_any(p, covers)]
+        binds = [(p, p) for p in self.exposed if p not in covers and (_under_any(p, covers) or not _in_system(p))]
         binds.append((self.worker, WORKER_PARENT / WORKER_PACKAGE))
         bound = [destination for _, destination in binds]
 
@@ -164,19 +171,36 @@ class MountPlan:
         directories: set[Path] = set()
         for source, destination in binds:
             mounts.append((_depth(destination), 1, str(destination), ["--ro-bind", str(source), str(destination)]))
-            top = max((c for c in covers if c in destination.parents), key=_depth)
-            directories.update(a for a in destination.parents if top in a.parents and a not in covers)
+            above = [c for c in covers if c in destination.parents]
+            if above:  # outside every cover, bwrap makes the parents itself
+                top = max(above, key=_depth)
+                directories.update(a for a in destination.parents if top in a.parents and a not in covers)
         for directory in directories:
             mounts.append((_depth(directory), 0, str(directory), ["--perms", "0755", "--dir", str(directory)]))
         for path in self.hidden:
             if not path.is_dir() and visible(path):  # a file: replaced by an empty one
                 mounts.append((_depth(path), 2, str(path), ["--ro-bind", "/dev/null", str(path)]))
-        arguments = ["--ro-bind", "/", "/"]
+        arguments = _system_arguments()
         for _, _, _, options in sorted(mounts, key=lambda m: m[:3]):
             arguments.extend(options)
         for cover in sorted(filter(visible, covers - {Path("/tmp")})):  # nobody writes there, root or not
             arguments += ["--remount-ro", str(cover)]
-        return arguments
+        return [*arguments, "--remount-ro", "/"]
+
+
+def _system_arguments() -> list[str]:
+    """Bind the system directories read-only (symbolic ones, like merged-/usr's /lib, as links)."""
+    arguments: list[str] = []
+    for path in SYSTEM_PATHS:
+        if path.is_symlink():
+            arguments += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            arguments += ["--ro-bind", str(path), str(path)]
+    return arguments
+
+
+def _in_system(path: Path) -> bool:
+    return any(path == system or system in path.parents for system in SYSTEM_PATHS)
 
 
 def bwrap_command(python_argv: Sequence[str], plan: MountPlan, *, as_root: bool) -> list[str]:
