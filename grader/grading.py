@@ -73,16 +73,20 @@ def grade_many(
     *,
     sandbox: Sandbox | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_report: Callable[[int, Report], None] | None = None,
 ) -> list[Report]:
     """Grade several submissions in one pass of the check suite (batch mode's unit of work).
 
     Each submission still gets its own sandboxed process, created when its
     checks start and removed before the next submission's begin; only the
     check suite's start-up is shared. ``on_start(i)`` is called as
-    submission ``i`` starts. Returns one report per path, in order.
+    submission ``i`` starts, ``on_report(i, report)`` as soon as its report
+    is ready. Returns one report per path, in order.
     """
     started = time.perf_counter()
     names = [submission_name(Path(path)) for path in paths]
+    began: dict[int, float] = {}
+    seconds: dict[int, float] = {}
     submissions: list[Submission | None] = []
     errors: list[str | None] = []
     for path in paths:
@@ -101,17 +105,29 @@ def grade_many(
             SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed)
             for submission, error in zip(submissions, errors)
         ]
-        results = run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=on_start)
+
+        def report(index: int, checks: list[CheckResult]) -> Report:
+            submission = submissions[index]
+            layers = active.layers if submission is not None and active is not None else {}
+            return _report(names[index], checks, options, duration_s=seconds.get(index, 0.0), layers=layers,
+                           error=errors[index], submission=submission)
+
+        def starting(index: int) -> None:
+            began[index] = time.perf_counter()
+            if on_start is not None:
+                on_start(index)
+
+        def finished(index: int, checks: list[CheckResult]) -> None:
+            seconds[index] = time.perf_counter() - began.get(index, started)
+            if on_report is not None:
+                on_report(index, report(index, checks))
+
+        results = run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=starting,
+                             on_results=finished)
+        return [report(index, checks) for index, checks in enumerate(results)]
     finally:
         if own_sandbox and active is not None:
             active.close()
-    shared = (time.perf_counter() - started - sum(c.seconds for checks in results for c in checks)) / len(paths)
-    return [
-        _report(name, checks, options, duration_s=shared + sum(c.seconds for c in checks),
-                layers=active.layers if submission is not None and active is not None else {},
-                error=error, submission=submission)
-        for name, checks, submission, error in zip(names, results, submissions, errors)
-    ]
 
 
 class _Unrunnable:

@@ -47,6 +47,7 @@ from .sandbox import Sandbox, SandboxError, SandboxUnavailable
 
 if TYPE_CHECKING:
     from .grading import GradingOptions
+    from .report import Report
 
 CHUNK = 10  # submissions a worker grades in one pass of the check suite (its start-up is paid once)
 PREFETCH = CHUNK  # jobs queued per worker, so that a chunk is ready when the last one ends
@@ -113,19 +114,24 @@ def serve(connection: Connection, options_blob: bytes, require_strong: bool) -> 
             chunk, stop = _next_chunk(connection)
             if chunk:
                 jobs, paths = zip(*chunk)
+                answered: list[int] = []
+
+                def report(index: int, report: Report) -> None:  # sent as soon as it is ready
+                    connection.send(("report", jobs[index], report.to_json()))
+                    answered.append(index)
+
                 try:
-                    reports = grading.grade_many([Path(p) for p in paths], options, sandbox=_WORKER.sandbox,
-                                                 on_start=lambda i: connection.send(("started", jobs[i])))
+                    grading.grade_many([Path(p) for p in paths], options, sandbox=_WORKER.sandbox,
+                                       on_start=lambda i: connection.send(("started", jobs[i])), on_report=report)
                 except Exception:
                     if _WORKER.stopping:
                         break
-                    for job_id in jobs:
-                        connection.send(("failed", job_id, traceback.format_exc()))
+                    for index, job_id in enumerate(jobs):
+                        if index not in answered:
+                            connection.send(("failed", job_id, traceback.format_exc()))
                     _WORKER.sandbox.close()  # whatever broke, the next submission gets a fresh zygote
                     _WORKER.sandbox = options.open_sandbox()
                     continue
-                for job_id, report in zip(jobs, reports):
-                    connection.send(("report", job_id, report.to_json()))
             if stop:
                 return
     except (BrokenPipeError, ConnectionResetError):
@@ -311,14 +317,22 @@ class WorkerPool:
         self._workers.append(_Worker(process=process, connection=ours))
 
     def _assign(self, pending: deque[Job]) -> None:
-        for worker in self._workers:
-            while worker.ready and pending and len(worker.queued) < PREFETCH:
+        """Deal the pending jobs out one at a time, round-robin, so that every worker gets its share."""
+        open_workers = [w for w in self._workers if w.ready]
+        while pending and open_workers:
+            for worker in list(open_workers):
+                if not pending:
+                    return
+                if len(worker.queued) >= PREFETCH:
+                    open_workers.remove(worker)
+                    continue
                 job = pending.popleft()
                 try:
                     worker.connection.send((job.id, str(job.path)))
                 except OSError:  # it died; _drain notices and requeues
                     pending.appendleft(job)
-                    break
+                    open_workers.remove(worker)
+                    continue
                 if not worker.queued:
                     worker.started = time.monotonic()
                 worker.queued.append(job)

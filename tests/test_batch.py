@@ -296,7 +296,7 @@ def crashing_worker(connection, options_blob, require_strong):
 
     real_grade_many = grading.grade_many
 
-    def grade_many(paths, options, *, sandbox=None, on_start=None):
+    def grade_many(paths, options, *, sandbox=None, on_start=None, on_report=None):
         reports = []
         for index, path in enumerate(paths):
             if on_start is not None:
@@ -304,6 +304,8 @@ def crashing_worker(connection, options_blob, require_strong):
             if Path(path).name == "a_crash":
                 os._exit(3)
             reports.extend(real_grade_many([path], options, sandbox=sandbox))
+            if on_report is not None:
+                on_report(index, reports[-1])
         return reports
 
     grading.grade_many = grade_many

@@ -135,8 +135,11 @@ def test_grading_many_in_one_session_equals_grading_each(sandbox, options, tmp_p
              tmp_path / "missing-files", SUBMISSIONS / "hardcoded.py"]
     (tmp_path / "missing-files").mkdir()
     started: list[int] = []
-    together = grade_many(paths, options, sandbox=sandbox, on_start=started.append)
+    streamed: dict[int, object] = {}
+    together = grade_many(paths, options, sandbox=sandbox, on_start=started.append,
+                          on_report=lambda i, report: streamed.setdefault(i, report.to_json()))
     assert started == list(range(len(paths)))
+    assert [streamed[i] for i in range(len(paths))] == [report.to_json() for report in together]
     for path, report in zip(paths, together):
         alone = grade(path, options, sandbox=sandbox)
         assert report.submission == alone.submission

@@ -63,14 +63,22 @@ def run_checks(
     *,
     visible_only: bool = False,
     on_start: Callable[[int], None] | None = None,
+    on_results: Callable[[int, list[CheckResult]], None] | None = None,
 ) -> list[list[CheckResult]]:
     """Run every check (or only the visible ones) against each runner's submission.
 
     One pytest session grades all of ``runners`` one after the other (its
     start-up and collection are paid once); ``on_start(i)`` is called when
-    submission ``i`` starts. Returns one list of results per runner, in order.
+    submission ``i`` starts and ``on_results(i, results)`` as soon as it is
+    done. Returns one list of results per runner, in order, folded from
+    pytest-json-report's JSON.
     """
-    grading = GradingPlugin(runners, rubric, visible_only=visible_only, on_start=on_start)
+
+    def done(index: int, entries: list[dict[str, Any]]) -> None:
+        if on_results is not None:
+            on_results(index, [_fold(entry)[1] for entry in entries])
+
+    grading = GradingPlugin(runners, rubric, visible_only=visible_only, on_start=on_start, on_done=done)
     json_report = JSONReport()
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the grader prints its own summary

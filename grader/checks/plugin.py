@@ -47,13 +47,16 @@ class GradingPlugin:
         *,
         visible_only: bool = False,
         on_start: Callable[[int], None] | None = None,
+        on_done: Callable[[int, list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.runners = list(runners)
         self.rubric = rubric
         self.visible_only = visible_only
         self.on_start = on_start
+        self.on_done = on_done
         self.collection_error: Exception | None = None
         self._current: int | None = None  # the submission whose checks are running
+        self._entries: dict[str, dict[str, Any]] = {}  # nodeid -> its test entry, for the current submission
 
     def close_runners(self) -> None:
         for runner in self.runners:
@@ -116,14 +119,32 @@ class GradingPlugin:
     # ------------------------------------------------------------ outcomes
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Moving on to the next submission: release the previous one's process first."""
+        """Moving on to the next submission: finish the previous one (its process, its results) first."""
         index = item.callspec.params["run"]
         if index != self._current:
-            if self._current is not None:
-                self.runners[self._current].close()
+            self._finish_current()
             self._current = index
             if self.on_start is not None:
                 self.on_start(index)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Build each check's entry as pytest-json-report does, so results can leave before the session ends."""
+        entry = self._entries.setdefault(report.nodeid, {})
+        entry[report.when] = {"duration": report.duration}
+        if report.when == "teardown":
+            entry["user_properties"] = [{str(key): value} for key, value in report.user_properties]
+
+    def pytest_sessionfinish(self) -> None:
+        self._finish_current()
+
+    def _finish_current(self) -> None:
+        if self._current is None:
+            return
+        self.runners[self._current].close()
+        entries, self._entries = list(self._entries.values()), {}
+        if self.on_done is not None:
+            self.on_done(self._current, entries)
+        self._current = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
