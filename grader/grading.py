@@ -38,8 +38,7 @@ class GradingOptions:
 
     @property
     def limits(self) -> Limits:
-        limits = self.rubric.limits
-        return Limits(call_timeout_s=limits.call_timeout_s, cpu_s=limits.cpu_s, memory_mb=limits.memory_mb)
+        return self.rubric.limits
 
     def open_sandbox(self) -> Sandbox:
         return Sandbox(self.limits, bubblewrap=self.bubblewrap, hide=self.hide)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from .sandbox.limits import Limits
 
 DEFAULT_RUBRIC = "rubric.toml"
 
@@ -44,13 +46,6 @@ class Group:
     @property
     def task(self) -> str:
         return self.id.split("/", 1)[0]
-
-
-@dataclass(frozen=True)
-class Limits:
-    call_timeout_s: float = 10.0
-    memory_mb: int = 1024
-    cpu_s: int = 120
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,7 @@ def _parse(data: dict[str, Any], name: str) -> Rubric:
             if group_id.split("/", 1)[0] not in titles:
                 raise RubricError(f"{name}: group {group_id} belongs to no task in [tasks]")
             groups[group_id] = Group(group_id, points, _tolerance(spec, default))
-        limits = Limits(**{k: type(getattr(Limits(), k))(v) for k, v in data.get("limits", {}).items()})
+        limits = _limits(data.get("limits", {}))
     except RubricError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -114,3 +109,12 @@ def _parse(data: dict[str, Any], name: str) -> Rubric:
 
 def _tolerance(spec: dict[str, Any], default: Tolerance) -> Tolerance:
     return Tolerance(rtol=float(spec.get("rtol", default.rtol)), atol=float(spec.get("atol", default.atol)))
+
+
+def _limits(spec: dict[str, Any]) -> Limits:
+    """The sandbox's limits, with what the rubric's ``[limits]`` table changes (unknown keys are errors)."""
+    defaults = Limits()
+    unknown = sorted(set(spec) - {f.name for f in fields(Limits)})
+    if unknown:
+        raise RubricError(f"unknown [limits] keys: {', '.join(unknown)}")
+    return replace(defaults, **{key: type(getattr(defaults, key))(value) for key, value in spec.items()})

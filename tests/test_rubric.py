@@ -42,6 +42,8 @@ def test_malformed_rubrics_get_one_line_errors(tmp_path):
         load_rubric(_write(tmp_path, "total = 3"))
     with pytest.raises(RubricError, match="cannot read"):
         load_rubric(tmp_path / "missing.toml")
+    with pytest.raises(RubricError, match="unknown \\[limits\\] keys: wall_clock"):
+        load_rubric(_write(tmp_path, BASE.format(total=10) + "[limits]\nwall_clock = 3\n"))
 
 
 def test_a_rubric_missing_groups_cannot_grade(grade_sample, tmp_path):

@@ -122,7 +122,8 @@ def _net_probe(net_class: Any, w1: Any, w2: Any, p: Any, x: Any, mask: Any) -> t
 def _to_argument(value: Any) -> Any:
     """Turn a decoded value into what student code receives.
 
-    ``ndarray`` becomes a float64 NumPy array, ``tensor`` a float32 tensor.
+    ``ndarray`` becomes a NumPy array and ``tensor`` a torch tensor, each of
+    the dtype the grader sent (float64 arrays and float32 tensors).
     """
     if isinstance(value, wire.ArrayValue):
         if value.kind == "tensor":
