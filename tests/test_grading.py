@@ -146,3 +146,8 @@ def test_grading_many_in_one_session_equals_grading_each(sandbox, options, tmp_p
         assert report.status == alone.status and report.error == alone.error
         assert [(c.id, c.status, c.score, c.message) for c in report.checks] == \
             [(c.id, c.status, c.score, c.message) for c in alone.checks]
+
+
+def test_output_and_warnings_cost_nothing(grade_sample):
+    report = grade_sample("broken/noisy")
+    assert report.score == 100, [c for c in report.checks if c.status != "pass"]
