@@ -132,6 +132,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         options = _options(args, visible_only=True)
         report = _grade_checked(submission, options, args)
         print_summary(report, show_passing=True)
+        print(f"These are the visible checks only ({report.max_score:g} of {options.rubric.total:g} points); "
+              "hidden checks with other sizes, seeds and masks run when your submission is graded.")
         return EXIT_OK
     outputs = [path for path in (args.output, args.gradescope, args.markdown) if path]
     options = _options(args, hide=[submission.parent, *(path.resolve().parent for path in outputs)])
