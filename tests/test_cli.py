@@ -36,7 +36,8 @@ def test_check_shows_visible_checks_only(capsys):
     assert main(["check", str(ROOT / "examples" / "sample_submission")]) == 0
     out = capsys.readouterr().out
     assert "task2/grad_w1_torch/x1" in out and "transpose" in out
-    assert "hidden" not in out
+    assert "/h1 " not in out and ", hidden)" not in out  # no hidden check ran
+    assert "visible checks only (37.5 of 100 points)" in out
 
 
 def test_console_script_and_module_agree():
