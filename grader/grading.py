@@ -12,6 +12,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,9 @@ class GradingOptions:
         return Sandbox(self.limits, bubblewrap=self.bubblewrap, hide=self.hide)
 
 
-def environment() -> dict[str, str]:
-    """Versions that produced a report (read from package metadata; nothing is imported)."""
+@cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: package metadata lookups scan site-packages."""
 
     def version(package: str) -> str:
         try:
@@ -53,8 +55,13 @@ def environment() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return {"python": platform.python_version(), "numpy": version("numpy"), "torch": version("torch"),
-            "grader": __version__}
+    return (("python", platform.python_version()), ("numpy", version("numpy")), ("torch", version("torch")),
+            ("grader", __version__))
+
+
+def environment() -> dict[str, str]:
+    """Versions that produced a report (read from package metadata; nothing is imported)."""
+    return dict(_versions())
 
 
 def grade(path: Path, options: GradingOptions, *, sandbox: Sandbox | None = None) -> Report:
