@@ -96,7 +96,7 @@ def run_checks(
     return results
 
 
-def test_seconds(test: dict[str, Any]) -> float:
+def _seconds(test: dict[str, Any]) -> float:
     """How long one check took, over its setup, call and teardown."""
     return sum(float(test.get(stage, {}).get("duration", 0.0)) for stage in ("setup", "call", "teardown"))
 
@@ -118,5 +118,5 @@ def _fold(test: dict[str, Any]) -> tuple[int, CheckResult]:
         message=properties.get("message") or ("ok" if status == "pass" else "the check did not complete"),
         hint=properties.get("hint"),
         internal_error=properties.get("internal"),
-        seconds=test_seconds(test),
+        seconds=_seconds(test),
     )

@@ -94,10 +94,9 @@ def _call(request: dict[str, Any], workdir: str) -> dict[str, Any]:
         if not imported["ok"]:
             return imported
         module = sys.modules[module_name]
-    target_name = "Net" if function == "Net" else function
-    target = getattr(module, target_name, None)
+    target = getattr(module, function, None)
     if target is None or not callable(target):
-        message = f"{module_name} defines no {target_name}" if target is None else f"{target_name} is not callable"
+        message = f"{module_name} defines no {function}" if target is None else f"{function} is not callable"
         return {"ok": False, "error": {"kind": "missing", "type": "", "message": message, "where": None}}
     before = [_snapshot(arg) for arg in args]
     _seed(int(request.get("seed", 0)))
