@@ -106,7 +106,7 @@ def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "batch":
-        from .batch import default_output, run_batch  # imported on demand: only batch needs the pool
+        from .batch.run import default_output, run_batch  # imported on demand: only batch needs the pool
         from .sandbox import SandboxError
 
         directory = _existing(args.directory)

@@ -6,7 +6,7 @@ compared and how it differs ("grad_w1_np(x1, y1): shape (4, 3), expected
 (3, 4)"). The earlier stages (missing name, code that raised) belong to
 :mod:`grader.runner`.
 
-Values arrive as :mod:`grader.worker.wire` decodes them: plain float64
+Values arrive as :mod:`grader.inside.wire` decodes them: plain float64
 arrays built by the grader, so nothing the submission defined (a lying
 ``__eq__``, a patched NumPy) takes part in a comparison.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .rubric import Tolerance
-from .worker.wire import ArrayValue, Other
+from .inside.wire import ArrayValue, Other
 
 LOW_PRECISION = {"float16", "bfloat16"}
 

@@ -72,7 +72,7 @@ def load_rubric(path: Path | None = None) -> Rubric:
     """Read and verify a rubric file (the packaged default when ``path`` is None)."""
     try:
         if path is None:
-            text = resources.files("grader").joinpath(DEFAULT_RUBRIC).read_text("utf-8")
+            text = resources.files("grader.assignment").joinpath(DEFAULT_RUBRIC).read_text("utf-8")
         else:
             text = Path(path).read_text("utf-8")
         data = tomllib.loads(text)

@@ -22,7 +22,7 @@ import numpy as np
 from .compare import CheckFailed, CodeError
 from .sandbox import ChildDied, ChildTimeout, Sandbox
 from .submission import Submission
-from .worker import wire
+from .inside import wire
 
 NUMPY_FUNCTIONS = ("relu", "softmax", "forward_np", "loss_np", "grad_w1_np", "grad_w2_np", "train_np")
 TORCH_FUNCTIONS = ("Net", "forward_torch", "grad_w1_torch", "train_torch")

@@ -23,7 +23,8 @@ import nbformat
 import pytest
 
 from conftest import REFERENCE, ROOT, SUBMISSIONS, TEMPLATE, assemble, short_timeout_options
-from grader import batch, class_summary, gradebook
+from grader.batch import class_summary, gradebook
+from grader.batch import run as batch
 from grader.cli import main
 from grader.rubric import load_rubric
 
@@ -61,7 +62,7 @@ def relu(h):
 
 def short_timeout_rubric(path: Path) -> Path:
     """The packaged rubric with a 2 s call timeout, as a file for ``--rubric``."""
-    text = (ROOT / "grader" / "rubric.toml").read_text()
+    text = (ROOT / "grader" / "assignment" / "rubric.toml").read_text()
     assert "call_timeout_s = 10.0" in text
     path.write_text(text.replace("call_timeout_s = 10.0", "call_timeout_s = 2.0"))
     return path
@@ -292,7 +293,8 @@ def test_an_interrupted_batch_resumes_to_the_same_gradebook(graded_class, tmp_pa
 
 def crashing_worker(connection, options_blob, require_strong):
     """A pool worker whose process dies while it grades an entry named ``a_crash``."""
-    from grader import grading, workers
+    from grader import grading
+    from grader.batch import pool as workers
 
     real_grade_many = grading.grade_many
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import cases, expected
+from grader.assignment import cases, expected
 from grader.compare import CheckFailed, check_array
 from grader.rubric import load_rubric
-from grader.worker.wire import ArrayValue
+from grader.inside.wire import ArrayValue
 import torch
 
 from reference import torch_net as ref_torch

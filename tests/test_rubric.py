@@ -55,7 +55,7 @@ def test_a_rubric_missing_groups_cannot_grade(grade_sample, tmp_path):
 
 
 def test_ta_override_moves_points_and_tolerances(grade_sample, tmp_path):
-    text = (REFERENCE.parent / "grader" / "rubric.toml").read_text()
+    text = (REFERENCE.parent / "grader" / "assignment" / "rubric.toml").read_text()
     text = text.replace('[groups."task1/relu"]\npoints = 3', '[groups."task1/relu"]\npoints = 13')
     text = text.replace("total = 100", "total = 110")
     options = short_timeout_options(rubric=load_rubric(_write(tmp_path, text)))

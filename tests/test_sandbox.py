@@ -26,7 +26,7 @@ import pytest
 
 from grader.sandbox import Child, ChildDied, ChildTimeout, Limits, Sandbox, SandboxUnavailable
 from grader.sandbox import bubblewrap as bwrap_module
-from grader.worker import wire
+from grader.inside import wire
 
 ROOT = os.geteuid() == 0
 PROJECT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from grader.report import CheckResult
 from grader.rubric import Rubric
 from .plugin import GradingPlugin, Runner
 
-CHECKS_DIR = Path(__file__).resolve().parent
+CHECKS_DIR = Path(__file__).resolve().parents[1] / "assignment" / "checks"
 PYTEST_ARGS = [
     "-q",
     "-p", "no:cacheprovider",  # never write .pytest_cache next to the checks

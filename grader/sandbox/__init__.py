@@ -7,7 +7,7 @@ folder for the layers and what each test demonstrates.
 
 from .errors import ChildDied, ChildTimeout, ExitStatus, SandboxError, SandboxUnavailable
 from .limits import Limits
-from .pool import Child, Sandbox
+from .client import Child, Sandbox
 
 __all__ = [
     "Child", "ChildDied", "ChildTimeout", "ExitStatus", "Limits", "Sandbox", "SandboxError", "SandboxUnavailable",

@@ -11,7 +11,7 @@ are covered by empty tmpfs mounts; what the zygote needs beneath them (the
 Python installation, the site-packages holding NumPy and torch) is bound back
 read-only. Directories no unprivileged user can enter (``/root`` is 0700) are
 covered the same way, so that children still read the standard library after
-dropping to their own user id. ``grader/worker`` is bound alone at
+dropping to their own user id. ``grader/inside`` is bound alone at
 ``/run/nngrader/nngrader_worker``.
 
 Mounts are emitted from the shallowest path to the deepest, so a bind inside a
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 WORKER_PARENT = Path("/run/nngrader")  # on the zygote's PYTHONPATH
-WORKER_PACKAGE = "nngrader_worker"  # grader/worker, under a name that says nothing
+WORKER_PACKAGE = "nngrader_worker"  # grader/inside, under a name that says nothing
 TMP_SIZE_BYTES = 512 << 20  # the zygote's /tmp (memory), which holds every child's workdir
 SHM_SIZE_BYTES = 64 << 20
 # What the zygote needs as root: fork children, chown their files, drop to their
@@ -129,7 +129,7 @@ class MountPlan:
 
     hidden: tuple[Path, ...]
     exposed: tuple[Path, ...]
-    worker: Path  # grader/worker on the host
+    worker: Path  # grader/inside on the host
 
     @classmethod
     def build(cls, *, hide: Iterable[Path], worker: Path) -> MountPlan:

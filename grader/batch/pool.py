@@ -43,11 +43,11 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .sandbox import Sandbox, SandboxError, SandboxUnavailable
+from ..sandbox import Sandbox, SandboxError, SandboxUnavailable
 
 if TYPE_CHECKING:
-    from .grading import GradingOptions
-    from .report import Report
+    from ..grading import GradingOptions
+    from ..report import Report
 
 CHUNK = 10  # submissions a worker grades in one pass of the check suite (its start-up is paid once)
 PREFETCH = CHUNK  # jobs queued per worker, so that a chunk is ready when the last one ends

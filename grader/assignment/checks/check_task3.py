@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import cases, expected, hints
+from grader.assignment import cases, expected, hints
 from grader.compare import CheckFailed, check_array, check_pair
-from grader.worker.wire import ArrayValue
+from grader.inside.wire import ArrayValue
 
 
 @pytest.mark.group("task3/grad_w2_np")

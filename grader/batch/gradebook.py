@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .report import write_atomically
+from ..report import write_atomically
 
 MISSING = "missing"
 # A spreadsheet runs a cell that starts with one of these as a formula.

@@ -1,7 +1,7 @@
 """The grader's side of the sandbox: a warm zygote process and the children it forks.
 
 Student code never runs in this process. :class:`Sandbox` starts
-``grader/worker/zygote.py`` (inside bubblewrap when available), which imports
+``grader/inside/zygote.py`` (inside bubblewrap when available), which imports
 NumPy and torch once and forks an isolated :class:`Child` per submission; the
 grader talks to each child over its own socket with the ``harness`` protocol
 and reads every reply as size-capped JSON data.
@@ -23,15 +23,15 @@ import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from grader.worker import wire
-from grader.worker.zygote import SETUP_FAILED_EXIT
+from grader.inside import wire
+from grader.inside.zygote import SETUP_FAILED_EXIT
 
 from . import bubblewrap as bwrap
 from .errors import ChildDied, ChildTimeout, ExitStatus, SandboxError, SandboxUnavailable
 from .limits import Limits
 from .uids import UidBlock, reserve_uid_block
 
-WORKER_DIR = Path(__file__).resolve().parents[1] / "worker"
+WORKER_DIR = Path(__file__).resolve().parents[1] / "inside"
 STARTUP_TIMEOUT_S = 120.0  # importing torch takes seconds, more on a loaded machine
 CONTROL_TIMEOUT_S = 30.0  # a control reply (a sweep can take a moment)
 EXIT_GRACE_S = 2.0  # after a child closes its socket, how long it may take to exit
@@ -150,7 +150,7 @@ class Sandbox:
         }
 
     def _scratch_dir(self) -> Path:
-        """Without bubblewrap: ``launch/`` (0700, the link to grader/worker) and ``work/``
+        """Without bubblewrap: ``launch/`` (0700, the link to grader/inside) and ``work/``
         (0711, the children's workdirs), removed by :meth:`close` even if the zygote crashed."""
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="nngrader-"))

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .report import write_atomically
+from ..report import write_atomically
 
 HISTOGRAM_BINS = 10
 

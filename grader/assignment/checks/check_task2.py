@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader import cases, expected, hints
+from grader.assignment import cases, expected, hints
 from grader.compare import check_array, check_number
 
 

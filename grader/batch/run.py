@@ -39,15 +39,15 @@ from typing import Any
 from rich.console import Console
 
 from . import class_summary, gradebook
-from .batch_progress import BatchProgress, progress_for
-from .grading import GradingOptions, environment
-from .report import SCHEMA_VERSION, write_atomically
-from .submission import SubmissionError, load_submission, submission_name
-from .workers import Job, Outcome, WorkerPool, serve
+from .progress import BatchProgress, progress_for
+from ..grading import GradingOptions, environment
+from ..report import SCHEMA_VERSION, write_atomically
+from ..submission import SubmissionError, load_submission, submission_name
+from .pool import Job, Outcome, WorkerPool, serve
 
 GRADEBOOK = "grades.csv"
 SUMMARY_PAGE = "summary.html"
-GRADER_DIR = Path(__file__).resolve().parent
+GRADER_DIR = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------- discovery

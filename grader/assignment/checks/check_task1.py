@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader import cases, expected, hints
+from grader.assignment import cases, expected, hints
 from grader.compare import CheckFailed, check_array, shape_text
-from grader.worker.wire import ArrayValue
+from grader.inside.wire import ArrayValue
 
 
 @pytest.mark.group("task1/relu")
