@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .checks import ChecksError
+from .formatting import refuses_weak_sandbox
 from .grading import GradingOptions, grade
 from .gradescope import results_json
 from .report import dumps, write_atomically, write_report
@@ -99,9 +100,9 @@ def _existing(path: Path) -> Path:
 
 
 def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None:
-    if args.require_sandbox and not layers.get("strong"):
-        raise SandboxUnavailable("--require-sandbox: the strong sandbox layer is not in force here "
-                                 "(needs bubblewrap and an unprivileged user for the student code)")
+    refusal = refuses_weak_sandbox(layers, require_strong=args.require_sandbox)
+    if refusal:
+        raise SandboxUnavailable(refusal)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

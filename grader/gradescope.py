@@ -13,9 +13,6 @@ from typing import Any
 
 from .report import Report
 
-SUBMISSION_DIR = "/autograder/submission"
-RESULTS_PATH = "/autograder/results/results.json"
-
 
 def results_json(report: Report, *, hidden_visibility: str = "after_published") -> dict[str, Any]:
     """The Gradescope results of one report."""

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checks import run_checks
-from .compare import CodeError
+from .checks import catalogue, run_checks
 from .report import CheckResult, Report, TaskResult
 from .rubric import Rubric, load_rubric
 from .runner import SubmissionRunner
@@ -85,91 +84,92 @@ def grade_many(
 
     Each submission still gets its own sandboxed process, created when its
     checks start and removed before the next submission's begin; only the
-    check suite's start-up is shared. ``on_start(i)`` is called as
-    submission ``i`` starts, ``on_report(i, report)`` as soon as its report
-    is ready. Returns one report per path, in order.
+    check suite's start-up is shared. A path that cannot be loaded gets
+    :meth:`Report.without_results` and runs nothing. ``on_start(i)`` is
+    called as submission ``i`` starts, ``on_report(i, report)`` as soon as
+    its report is ready. Returns one report per path, in order.
     """
-    started = time.perf_counter()
-    names = [submission_name(Path(path)) for path in paths]
-    began: dict[int, float] = {}
-    seconds: dict[int, float] = {}
-    submissions: list[Submission | None] = []
-    errors: list[str | None] = []
-    for path in paths:
+    reports: dict[int, Report] = {}
+    loaded: list[tuple[int, Submission]] = []
+    unloadable: dict[int, Report] = {}
+    for index, path in enumerate(paths):
         try:
-            submissions.append(load_submission(Path(path)))
-            errors.append(None)
+            loaded.append((index, load_submission(Path(path))))
         except SubmissionError as exc:
-            submissions.append(None)
-            errors.append(str(exc))
+            unloadable[index] = Report.without_results(
+                submission_name(Path(path)), str(exc), catalogue(options.rubric, visible_only=options.visible_only),
+                options.rubric.task_titles, environment=environment())
 
-    own_sandbox = sandbox is None and any(submissions)
-    active = options.open_sandbox() if own_sandbox else sandbox
-    try:
-        runners = [
-            _Unrunnable(error) if submission is None else
-            SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed)
-            for submission, error in zip(submissions, errors)
-        ]
-
-        def report(index: int, checks: list[CheckResult]) -> Report:
-            submission = submissions[index]
-            layers = active.layers if submission is not None and active is not None else {}
-            return _report(names[index], checks, options, duration_s=seconds.get(index, 0.0), layers=layers,
-                           error=errors[index], submission=submission)
-
-        def starting(index: int) -> None:
-            began[index] = time.perf_counter()
+    def announce_unloadable(before: int) -> None:
+        """Callbacks for the unloadable paths ahead of ``before``, so that they come in path order."""
+        for index in sorted(i for i in unloadable if i < before):
+            reports[index] = unloadable.pop(index)
             if on_start is not None:
                 on_start(index)
-
-        def finished(index: int, checks: list[CheckResult]) -> None:
-            seconds[index] = time.perf_counter() - began.get(index, started)
             if on_report is not None:
-                on_report(index, report(index, checks))
+                on_report(index, reports[index])
 
-        results = run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=starting,
-                             on_results=finished)
-        return [report(index, checks) for index, checks in enumerate(results)]
-    finally:
-        if own_sandbox and active is not None:
-            active.close()
+    if loaded:
+        active = options.open_sandbox() if sandbox is None else sandbox
+        try:
+            _run_loaded(loaded, options, active, reports, on_start=on_start, on_report=on_report,
+                        before_start=announce_unloadable)
+        finally:
+            if sandbox is None:
+                active.close()
+    announce_unloadable(len(paths))
+    return [reports[index] for index in range(len(paths))]
 
 
-class _Unrunnable:
-    """Stands in for a runner when the submission could not be loaded: every call is an error."""
+def _run_loaded(
+    loaded: list[tuple[int, Submission]],
+    options: GradingOptions,
+    sandbox: Sandbox,
+    reports: dict[int, Report],
+    *,
+    on_start: Callable[[int], None] | None,
+    on_report: Callable[[int, Report], None] | None,
+    before_start: Callable[[int], None],
+) -> None:
+    """Run the check suite once over the loaded submissions, filling ``reports`` by path index."""
+    runners = [SubmissionRunner(sandbox, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed)
+               for _, submission in loaded]
+    began: dict[int, float] = {}
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    def starting(position: int) -> None:
+        before_start(loaded[position][0])
+        began[position] = time.perf_counter()
+        if on_start is not None:
+            on_start(loaded[position][0])
 
-    def call(self, function: str, *args: Any) -> Any:
-        raise CodeError(f"not run: {self.reason}")
+    def finished(position: int, checks: list[CheckResult]) -> None:
+        index, submission = loaded[position]
+        duration = time.perf_counter() - began.get(position, time.perf_counter())
+        reports[index] = _report(submission, checks, options, duration_s=duration, layers=sandbox.layers)
+        if on_report is not None:
+            on_report(index, reports[index])
 
-    def close(self) -> None:
-        pass
+    run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=starting, on_results=finished)
 
 
 def _report(
-    name: str,
+    submission: Submission,
     checks: list[CheckResult],
     options: GradingOptions,
     *,
     duration_s: float,
     layers: dict[str, Any],
-    error: str | None = None,
-    submission: Submission | None = None,
 ) -> Report:
     tasks = tuple(
         TaskResult(task, title, tuple(c for c in checks if c.id.split("/", 1)[0] == task))
         for task, title in options.rubric.task_titles.items()
     )
     return Report(
-        submission=name,
-        status="error" if error else "graded",
+        submission=submission.name,
+        status="graded",
         tasks=tasks,
         environment=environment(),
         duration_s=max(duration_s, 0.0),
-        error=error,
         sandbox=layers,
-        content_hash=submission.content_hash if submission else None,
+        content_hash=submission.content_hash,
     )

@@ -1,8 +1,8 @@
 """The score report: small typed results, their JSON form, and writing it safely.
 
 Totals are derived from the checks, never stored twice. The JSON layout is
-the contract in ``spec/REPORT.md``; ``grader/schema/report.schema.json``
-pins it and ``grader/schema/sample_report.json`` shows it.
+documented in ``docs/report.md``; ``grader/schema/report.schema.json`` pins
+it and ``grader/schema/sample_report.json`` shows it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,31 @@ class Report:
     error: str | None = None  # why the grader could not grade at all
     sandbox: dict[str, Any] = field(default_factory=dict)
     content_hash: str | None = None
+
+    @classmethod
+    def without_results(
+        cls,
+        submission: str,
+        reason: str,
+        checks: Sequence[CheckResult],
+        task_titles: Mapping[str, str],
+        *,
+        environment: dict[str, str],
+        content_hash: str | None = None,
+    ) -> Report:
+        """The report of a submission that could not be graded (status ``error``).
+
+        ``checks`` is the catalogue of the run's checks
+        (:func:`grader.checks.catalogue`); each is listed as an ``error``
+        worth 0 points whose message gives the first line of ``reason``.
+        """
+        first_line = (reason.splitlines() or [""])[0]
+        failed = [replace(check, status="error", score=0.0, message=f"not graded: {first_line}", hint=None,
+                          internal_error=None, seconds=0.0) for check in checks]
+        tasks = tuple(TaskResult(task, title, tuple(c for c in failed if c.id.split("/", 1)[0] == task))
+                      for task, title in task_titles.items())
+        return cls(submission=submission, status="error", tasks=tasks, environment=environment, duration_s=0.0,
+                   error=reason, content_hash=content_hash)
 
     @property
     def score(self) -> float:

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .formatting import WEAK_SANDBOX_NOTE
 from .report import Report
 
 STATUS_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "error": ("ERROR", "yellow")}
@@ -43,8 +44,7 @@ def print_summary(report: Report, *, show_passing: bool, console: Console | None
                            "the JSON report holds the tracebacks for course staff.", style="bold red"))
     layers = report.sandbox
     if layers and not layers.get("strong"):
-        console.print(Text("note: the strong sandbox layer was not in force for this run (see SECURITY.md)",
-                           style="dim"))
+        console.print(Text(WEAK_SANDBOX_NOTE, style="dim"))
 
 
 def markdown_summary(report: Report) -> str:

@@ -21,7 +21,7 @@ MODULE_PAIRS = [
     pytest.param(reference.torch_net, student_template.torch_net, id="torch_net"),
 ]
 
-# The contract's names (ASSIGNMENT.md), plus the helper shipped to students.
+# The contract's names (docs/assignment.md and the handout), plus the helper shipped to students.
 CONTRACT = {
     "numpy_net": {"relu", "softmax", "forward_np", "loss_np", "grad_w1_np", "grad_w2_np",
                   "train_np", "dropout_masks"},

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..formatting import number
 from ..report import write_atomically
 
 HISTOGRAM_BINS = 10
@@ -162,14 +163,14 @@ def print_class_summary(summary: ClassSummary, *, console: Console | None = None
     if not summary.scores:
         return
     stats = summary.statistics()
-    console.print(f"Scores out of {_n(summary.max_score)}: mean {_n(stats['mean'], 1)}, median "
-                  f"{_n(stats['median'], 1)}, sd {_n(stats['sd'], 1)}, min {_n(stats['min'])}, max {_n(stats['max'])}")
+    console.print(f"Scores out of {number(summary.max_score)}: mean {number(stats['mean'], 1)}, median "
+                  f"{number(stats['median'], 1)}, sd {number(stats['sd'], 1)}, min {number(stats['min'])}, max {number(stats['max'])}")
     bins = summary.histogram()
     widest = max(b.count for b in bins) or 1
     for b in bins:
         bar = "█" * round(30 * b.count / widest)
-        console.print(Text(f"  {_n(b.low):>5}–{_n(b.high):<5} {bar} {b.count}"))
-    tasks = "  ".join(f"{t.id} {_n(t.mean, 1)}/{_n(t.max_score)}" for t in summary.tasks)
+        console.print(Text(f"  {number(b.low):>5}–{number(b.high):<5} {bar} {b.count}"))
+    tasks = "  ".join(f"{t.id} {number(t.mean, 1)}/{number(t.max_score)}" for t in summary.tasks)
     console.print(f"Mean per task: {tasks}")
     table = Table(title=f"Pass rate per check ({summary.graded} graded)", title_justify="left")
     table.add_column("check group")
@@ -217,15 +218,15 @@ def render_html(summary: ClassSummary, *, title: str = "Class summary") -> str:
     ]
     if stats:
         parts.append('<p class="stats">' + "".join(
-            f"<span>{label} <b>{_n(stats[key], 1)}</b></span>"
+            f"<span>{label} <b>{number(stats[key], 1)}</b></span>"
             for key, label in (("mean", "mean"), ("median", "median"), ("sd", "sd"), ("min", "min"), ("max", "max"))
-        ) + f'<span class="dim">out of {_n(summary.max_score)}</span></p>')
+        ) + f'<span class="dim">out of {number(summary.max_score)}</span></p>')
         parts += ["<h2>Score distribution</h2>", histogram_svg(summary.histogram())]
         parts += ["<h2>Mean score per task</h2>", "<table><tr><th>task</th><th class=num>mean</th><th></th></tr>"]
         for task in summary.tasks:
             share = task.mean / task.max_score if task.max_score else 0.0
             parts.append(f"<tr><td>{_e(task.id)} {_e(task.title)}</td>"
-                         f"<td class=num>{_n(task.mean, 1)} / {_n(task.max_score)}</td><td>{_bar(share)}</td></tr>")
+                         f"<td class=num>{number(task.mean, 1)} / {number(task.max_score)}</td><td>{_bar(share)}</td></tr>")
         parts.append("</table>")
         parts += [f"<h2>Pass rate per check <span class=dim>(over {summary.graded} graded)</span></h2>",
                   "<table><tr><th>check</th><th class=num>passed</th><th class=num>failed</th>"
@@ -263,11 +264,11 @@ def histogram_svg(bins: list[Bin], *, width: int = 640, height: int = 260) -> st
         x = left + index * slot + 2
         y = top + plot_h - bar_h
         shapes.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" height="{bar_h:.1f}" fill="#4c78a8">'
-                      f"<title>{_n(b.low)}–{_n(b.high)}: {b.count}</title></rect>")
+                      f"<title>{number(b.low)}–{number(b.high)}: {b.count}</title></rect>")
         if b.count:
             shapes.append(f'<text x="{x + (slot - 4) / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{b.count}</text>')
         shapes.append(f'<text x="{x + (slot - 4) / 2:.1f}" y="{top + plot_h + 15}" text-anchor="middle">'
-                      f"{_n(b.low)}–{_n(b.high)}</text>")
+                      f"{number(b.low)}–{number(b.high)}</text>")
     shapes.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">score</text>')
     shapes.append("</svg>")
     return "\n".join(shapes)
@@ -286,8 +287,3 @@ def _bar(share: float) -> str:
 def _e(text: str) -> str:
     return html.escape(str(text), quote=True)
 
-
-def _n(value: float, places: int = 4) -> str:
-    """A number as short as it is exact to ``places`` (``87.5``, ``100``)."""
-    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..formatting import number
 from ..report import write_atomically
 
 MISSING = "missing"
@@ -85,10 +86,7 @@ def read_gradebook(path: Path) -> list[dict[str, str]]:
 
 
 def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return "" if value is None else number(value)
 
 
 def _safe_text(text: str) -> str:

@@ -17,7 +17,7 @@ is closed on SIGTERM and dies with them in any case (bubblewrap's
 ``--die-with-parent``, the zygote's parent-death signal).
 
 Protocol (pickles over a ``multiprocessing`` pipe; both ends are the grader's):
-worker → main ``("ready", template, layers)``, ``("started", job_id)``,
+worker → main ``("ready", layers)``, ``("started", job_id)``,
 ``("report", job_id, dict)``, ``("failed", job_id, traceback)``,
 ``("fatal", kind, message)``; main → worker ``(job_id, path)`` to grade,
 ``None`` to stop. A worker grades the jobs waiting for it in chunks of up to
@@ -43,6 +43,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..formatting import refuses_weak_sandbox
 from ..sandbox import Sandbox, SandboxError, SandboxUnavailable
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ MAX_DEATHS_IN_A_ROW = 5  # submissions in a row that lose their worker, before t
 STOP_GRACE_S = 10.0  # how long stopping workers may take to close their sandboxes
 TICK_S = 0.5  # how often the main loop checks the per-submission budget
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-_TEMPLATE_PATH = Path("/nonexistent/nngrader-template")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -101,15 +101,14 @@ def serve(connection: Connection, options_blob: bytes, require_strong: bool) -> 
     try:
         try:
             _WORKER.sandbox = options.open_sandbox()
-            if require_strong and not _WORKER.sandbox.layers.get("strong"):
-                raise SandboxUnavailable("--require-sandbox: the strong sandbox layer is not in force here "
-                                         "(needs bubblewrap and an unprivileged user for the student code)")
-            template = grading.grade(_TEMPLATE_PATH, options, sandbox=_WORKER.sandbox).to_json()
+            refusal = refuses_weak_sandbox(_WORKER.sandbox.layers, require_strong=require_strong)
+            if refusal:
+                raise SandboxUnavailable(refusal)
         except Exception as exc:
             kind = "unavailable" if isinstance(exc, SandboxUnavailable) else "error"
             connection.send(("fatal", kind, f"{type(exc).__name__}: {exc}"))
             return
-        connection.send(("ready", template, _WORKER.sandbox.layers))
+        connection.send(("ready", _WORKER.sandbox.layers))
         while not _WORKER.stopping:
             chunk, stop = _next_chunk(connection)
             if chunk:
@@ -251,7 +250,6 @@ class WorkerPool:
             raise ValueError("a pool needs at least one worker")
         self.size = size
         self.submission_timeout_s = submission_timeout_s
-        self.template: dict[str, Any] | None = None  # an unloadable submission's report: every check, 0 points
         self.layers: dict[str, Any] = {}
         self._blob = pickle.dumps(options)
         self._require_strong = require_strong
@@ -354,8 +352,7 @@ class WorkerPool:
         kind = message[0]
         if kind == "ready":
             worker.ready = True
-            if self.template is None:
-                _, self.template, self.layers = message
+            _, self.layers = message
             return None
         if kind == "fatal":
             _, problem, text = message

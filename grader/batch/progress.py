@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
     TimeRemainingColumn
 from rich.text import Text
 
+from ..formatting import number
+
 
 class BatchProgress(Protocol):
     """Receives a batch's events in order: ``start``, ``finished`` per graded entry, ``stop``."""
@@ -28,7 +30,7 @@ class BatchProgress(Protocol):
 def describe(report: Mapping[str, Any]) -> str:
     """``"87.5 / 100"`` or ``"error: <why>"``, on one line."""
     if report.get("status") == "graded":
-        return f"{_n(report.get('score', 0))} / {_n(report.get('max_score', 0))}"
+        return f"{number(report.get('score', 0))} / {number(report.get('max_score', 0))}"
     reason = str(report.get("error") or "could not be graded").splitlines()[0]
     return f"error: {reason}"
 
@@ -95,7 +97,3 @@ def progress_for(console: Console) -> BatchProgress:
     """A progress bar on a terminal, plain lines otherwise."""
     return BarProgress(console) if console.is_terminal else PlainProgress(console)
 
-
-def _n(value: Any) -> str:
-    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text

@@ -23,7 +23,6 @@ submissions) into ``OUT/<name>.json``, then writes the gradebook
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import importlib.util
@@ -41,7 +40,9 @@ from rich.console import Console
 from . import class_summary, gradebook
 from .progress import BatchProgress, progress_for
 from ..grading import GradingOptions, environment
-from ..report import SCHEMA_VERSION, write_atomically
+from ..checks import catalogue
+from ..formatting import WEAK_SANDBOX_NOTE
+from ..report import SCHEMA_VERSION, Report, write_atomically
 from ..submission import SubmissionError, load_submission, submission_name
 from .pool import Job, Outcome, WorkerPool, serve
 
@@ -172,35 +173,20 @@ def read_report(path: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- reports made here
 
 
-def failure_report(name: str, reason: str, *, template: Mapping[str, Any] | None, config: str,
+def failure_report(name: str, reason: str, *, options: GradingOptions, config: str,
                    grader_failure: bool, details: str | None = None) -> dict[str, Any]:
     """A report for an entry that was not graded: status ``error``, every check ``error``, 0 points.
 
-    ``template`` is any report of this run's configuration (it supplies the
-    list of checks); without one the report lists no tasks. A
-    ``grader_failure`` (a worker died, raised or overran) carries
-    ``internal_errors`` for staff, so that the next run grades it again.
+    Built by :meth:`~grader.report.Report.without_results` over the run's
+    check catalogue. A ``grader_failure`` (a worker died, raised or overran)
+    carries ``internal_errors`` for staff, so that the next run grades it again.
     """
-    first_line = reason.splitlines()[0]
-    tasks = []
-    for task in (template or {}).get("tasks", []):
-        checks = [{**check, "status": "error", "score": 0.0, "message": f"not graded: {first_line}", "hint": None}
-                  for check in task["checks"]]
-        tasks.append({**copy.deepcopy(task), "score": 0.0, "checks": checks})
-    data: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "submission": name,
-        "status": "error",
-        "score": 0.0,
-        "max_score": round(sum(float(t["max_score"]) for t in tasks), 4),
-        "tasks": tasks,
-        "environment": environment(),
-        "duration_s": 0.0,
-        "sandbox": {},
-        "content_hash": None,
-        "error": reason if not grader_failure else f"grader failure: {first_line}",
-        "config_hash": config,
-    }
+    first_line = (reason.splitlines() or [""])[0]
+    report = Report.without_results(
+        name, reason if not grader_failure else f"grader failure: {first_line}",
+        catalogue(options.rubric, visible_only=options.visible_only), options.rubric.task_titles,
+        environment=environment())
+    data = {**report.to_json(), "config_hash": config}
     if grader_failure:
         data["internal_errors"] = [{"check": "batch", "traceback": details or reason}]
     return data
@@ -276,8 +262,6 @@ def grade_batch(
     result = BatchResult(directory=directory, output=output, entries=discover(directory, exclude=[output]))
     config = config_fingerprint(options)
     existing = {entry.name: read_report(report_path(output, entry.name)) for entry in result.entries}
-    template = next((r for r in existing.values() if r and r.get("status") == "graded"
-                     and r.get("config_hash") == config), None)
     todo: list[Entry] = []
     for entry in result.entries:
         report = existing[entry.name]
@@ -309,13 +293,12 @@ def grade_batch(
             with WorkerPool(options, size=workers, require_strong=require_strong, submission_timeout_s=timeout,
                             worker=worker) as pool:
                 for outcome in pool.run(jobs_to_run):
-                    template = template or pool.template
                     result.layers = pool.layers
-                    record(outcome.job.name, _report_of(outcome, template=template, config=config),
+                    record(outcome.job.name, _report_of(outcome, options=options, config=config),
                            grader_failure=outcome.failure is not None)
         for entry in conflicts:
             assert entry.conflict is not None
-            record(entry.name, failure_report(entry.name, entry.conflict, template=template, config=config,
+            record(entry.name, failure_report(entry.name, entry.conflict, options=options, config=config,
                                               grader_failure=False), grader_failure=False)
     except KeyboardInterrupt:
         result.interrupted = True
@@ -327,11 +310,11 @@ def grade_batch(
     return result
 
 
-def _report_of(outcome: Outcome, *, template: Mapping[str, Any] | None, config: str) -> dict[str, Any]:
+def _report_of(outcome: Outcome, *, options: GradingOptions, config: str) -> dict[str, Any]:
     if outcome.report is not None:
         return {**outcome.report, "config_hash": config}
     failure = outcome.failure or "unknown failure"
-    return failure_report(outcome.job.name, failure, template=template, config=config, grader_failure=True,
+    return failure_report(outcome.job.name, failure, options=options, config=config, grader_failure=True,
                           details=failure)
 
 
@@ -379,7 +362,7 @@ def run_batch(
         why = (report or {}).get("error", "no report")
         console.print(f"[bold red]not graded[/]: {name}: {why}")
     if result.layers and not result.layers.get("strong"):
-        console.print("[dim]note: the strong sandbox layer was not in force for this run (see SECURITY.md)[/]")
+        console.print(f"[dim]{WEAK_SANDBOX_NOTE}[/]")
     return result
 
 

@@ -1,17 +1,23 @@
 """The checks, a pytest suite run in the grader's own (trusted) process.
 
-:func:`run_checks` runs ``check_task*.py`` against one or more submissions
-in one pytest session (with pytest-json-report), and folds pytest's JSON
-into typed :class:`~grader.report.CheckResult` lists. Student code never runs here: the
-checks reach it only through :class:`~grader.runner.SubmissionRunner`.
+:func:`run_checks` runs ``grader/assignment/checks/check_task*.py`` against
+one or more submissions in one pytest session. There is one results path:
+pytest-json-report builds each check's JSON entry, the plugin hands a
+submission's entries over as soon as its last check ends, and :func:`_fold`
+turns each into a typed :class:`~grader.report.CheckResult`. Student code never
+runs here: the checks reach it only through
+:class:`~grader.runner.SubmissionRunner`.
+
+:func:`catalogue` lists the checks without running any (collection only), for
+the report of a submission that could not be graded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,26 +80,67 @@ def run_checks(
     pytest-json-report's JSON.
     """
 
-    def done(index: int, entries: list[dict[str, Any]]) -> None:
-        if on_results is not None:
-            on_results(index, [_fold(entry)[1] for entry in entries])
+    results: list[list[CheckResult]] = [[] for _ in runners]
 
-    grading = GradingPlugin(runners, rubric, visible_only=visible_only, on_start=on_start, on_done=done)
+    def done(index: int, entries: list[dict[str, Any]]) -> None:
+        results[index] = [_fold(entry)[1] for entry in entries]
+        if on_results is not None:
+            on_results(index, results[index])
+
     json_report = JSONReport()
+    grading = GradingPlugin(runners, rubric, json_report, visible_only=visible_only, on_start=on_start, on_done=done)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the grader prints its own summary
-            exit_code = pytest.main([*PYTEST_ARGS, str(CHECKS_DIR)], plugins=[grading, json_report])
+        exit_code = _pytest(grading, json_report)
     finally:
         grading.close_runners()
     if grading.collection_error is not None:
         raise ChecksError(str(grading.collection_error))
-    if json_report.report is None or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise ChecksError(f"the check suite did not run (pytest exit code {int(exit_code)})")
-    results: list[list[CheckResult]] = [[] for _ in runners]
-    for test in json_report.report["tests"]:
-        index, result = _fold(test)
-        results[index].append(result)
     return results
+
+
+def catalogue(rubric: Rubric, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
+    """Every check this rubric prices, as it appears in a report, with no outcome yet (status ``error``).
+
+    Found by collecting the suite (nothing runs): the ids, functions,
+    visibility and points of a report that could not be graded. Collected
+    once per process and rubric.
+    """
+    key = (repr(rubric), visible_only)
+    if key not in _CATALOGUES:
+        _CATALOGUES[key] = _collect(rubric, visible_only=visible_only)
+    return _CATALOGUES[key]
+
+
+_CATALOGUES: dict[tuple[str, bool], tuple[CheckResult, ...]] = {}
+
+
+def _collect(rubric: Rubric, *, visible_only: bool) -> tuple[CheckResult, ...]:
+    grading = GradingPlugin([_NoRunner()], rubric, JSONReport(), visible_only=visible_only)
+    exit_code = _pytest(grading, None, "--collect-only")
+    if grading.collection_error is not None:
+        raise ChecksError(str(grading.collection_error))
+    if exit_code != pytest.ExitCode.OK:
+        raise ChecksError(f"the check suite could not be collected (pytest exit code {int(exit_code)})")
+    return tuple(_fold({"user_properties": [{key: value} for key, value in properties]})[1]
+                 for properties in grading.collected)
+
+
+def _pytest(grading: GradingPlugin, json_report: JSONReport | None, *extra: str) -> int | pytest.ExitCode:
+    plugins: list[Any] = [grading] if json_report is None else [grading, json_report]
+    with contextlib.redirect_stdout(io.StringIO()):  # the grader prints its own summary
+        return pytest.main([*PYTEST_ARGS, *extra, str(CHECKS_DIR)], plugins=plugins)
+
+
+class _NoRunner:
+    """The one "submission" of a collection-only session: never called."""
+
+    def call(self, function: str, *args: tuple[str, Any]) -> Any:
+        raise AssertionError("catalogue() runs no check")
+
+    def close(self) -> None:
+        pass
 
 
 def _seconds(test: dict[str, Any]) -> float:

@@ -7,7 +7,10 @@ from the rubric at collection, and after each check records how it ended:
 :class:`~grader.compare.CheckFailed` is a ``fail``,
 :class:`~grader.compare.CodeError` an ``error``, anything else a grader bug.
 Everything is stored in the items' ``user_properties``, which
-pytest-json-report carries into its JSON.
+pytest-json-report carries into each check's JSON entry; when a
+submission's last check ends, the plugin takes that submission's entries out
+of pytest-json-report and hands them over (``on_done``), so results leave
+before the session ends and a long batch does not accumulate them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import pytest
+
+from pytest_jsonreport.plugin import JSONReport
 
 from grader.compare import CheckFailed, CodeError
 from grader.rubric import Rubric, RubricError, Tolerance
@@ -44,6 +49,7 @@ class GradingPlugin:
         self,
         runners: Sequence[Runner],
         rubric: Rubric,
+        json_report: JSONReport,
         *,
         visible_only: bool = False,
         on_start: Callable[[int], None] | None = None,
@@ -55,8 +61,10 @@ class GradingPlugin:
         self.on_start = on_start
         self.on_done = on_done
         self.collection_error: Exception | None = None
+        self.collected: list[list[tuple[str, Any]]] = []  # the first submission's checks, as collected
+        self._json_report = json_report
         self._current: int | None = None  # the submission whose checks are running
-        self._entries: dict[str, dict[str, Any]] = {}  # nodeid -> its test entry, for the current submission
+        self._nodeids: list[str] = []  # the current submission's checks that have run
 
     def close_runners(self) -> None:
         for runner in self.runners:
@@ -98,6 +106,7 @@ class GradingPlugin:
             hidden = [item for item in items if not item.callspec.params["case"].visible]
             items[:] = [item for item in items if item.callspec.params["case"].visible]
             config.hook.pytest_deselected(items=hidden)
+        self.collected = [list(item.user_properties) for item in items if item.callspec.params["run"] == 0]
 
     # ------------------------------------------------------------ fixtures
 
@@ -128,11 +137,8 @@ class GradingPlugin:
                 self.on_start(index)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Build each check's entry as pytest-json-report does, so results can leave before the session ends."""
-        entry = self._entries.setdefault(report.nodeid, {})
-        entry[report.when] = {"duration": report.duration}
-        if report.when == "teardown":
-            entry["user_properties"] = [{str(key): value} for key, value in report.user_properties]
+        if report.when == "setup":
+            self._nodeids.append(report.nodeid)
 
     def pytest_sessionfinish(self) -> None:
         self._finish_current()
@@ -141,7 +147,10 @@ class GradingPlugin:
         if self._current is None:
             return
         self.runners[self._current].close()
-        entries, self._entries = list(self._entries.values()), {}
+        # pytest-json-report 1.5 keeps its entries in ``_json_tests`` (nodeid -> entry) until the session ends.
+        tests: dict[str, dict[str, Any]] = self._json_report._json_tests
+        entries = [tests.pop(nodeid) for nodeid in self._nodeids if nodeid in tests]
+        self._nodeids = []
         if self.on_done is not None:
             self.on_done(self._current, entries)
         self._current = None

@@ -1,4 +1,4 @@
-"""The original student notebook (shared/seed/original_notebook.txt), moved onto the contract.
+"""The original student notebook (``tests/submissions/original_notebook.txt``), moved onto the contract.
 
 The code is the notebook's, line for line where it can be; only the
 signatures changed so that the weights arrive as arguments instead of
