@@ -61,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     batch_cmd.add_argument("-o", "--output", type=Path, default=None, help="report folder (default: DIR-reports)")
     batch_cmd.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers (default 2)")
     batch_cmd.add_argument("--force", action="store_true", help="regrade submissions whose report is up to date")
+    batch_cmd.add_argument("--shard", metavar="K/N", help="grade only slice K of N (by entry name); merge with `grader merge`")
     sandbox_options(batch_cmd)
+
+    merge_cmd = commands.add_parser("merge", help="combine the report folders of `batch --shard` runs")
+    merge_cmd.add_argument("output", type=Path, help="folder for the combined reports, gradebook and class summary")
+    merge_cmd.add_argument("shards", type=Path, nargs="+", metavar="SHARD_DIR", help="the shards' report folders")
     return parser
 
 
@@ -106,6 +111,8 @@ def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "merge":
+        return _merge(args)
     if args.command == "batch":
         from .batch.run import default_output, run_batch  # imported on demand: only batch needs the pool
         from .sandbox import SandboxError
@@ -115,6 +122,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(f"{directory}: not a folder")
         if args.jobs < 1:
             raise UsageError(f"-j/--jobs: must be at least 1, not {args.jobs}")
+        shard = _shard(args.shard)
         output = (args.output or default_output(directory)).resolve()
         if output == directory.resolve():
             raise UsageError(f"{args.output}: the report folder must not be the submissions folder")
@@ -123,7 +131,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         options = _options(args)  # the batch hides the class and the reports from every submission
         try:
             result = run_batch(directory=directory, output=output, options=options, jobs=args.jobs,
-                               force=args.force, require_strong=args.require_sandbox)
+                               force=args.force, require_strong=args.require_sandbox, shard=shard)
         except SandboxError as exc:  # the workers could not start or keep dying; reports so far are kept
             print(f"grader: error: {exc}", file=sys.stderr)
             return EXIT_GRADER_FAILED
@@ -153,6 +161,44 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.output:
             print(f"report written to {args.output}")
     return EXIT_GRADER_FAILED if report.internal_errors else EXIT_OK
+
+
+def _shard(text: str | None):  # -> Shard | None
+    from .batch.shards import Shard, ShardError
+
+    if text is None:
+        return None
+    try:
+        return Shard.parse(text)
+    except ShardError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """``grader merge OUT SHARD...``: copy the shards' reports into OUT, then its gradebook and summary."""
+    from .batch.run import report_path, write_class_outputs
+    from .batch.shards import ShardError, merge_folders
+
+    output = args.output.resolve()
+    if output in {Path(folder).resolve() for folder in args.shards}:
+        raise UsageError(f"{args.output}: the merged folder must not be one of the shard folders")
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"{args.output}: not a folder")
+    try:
+        merged = merge_folders([Path(folder) for folder in args.shards])
+    except ShardError as exc:
+        raise UsageError(str(exc)) from None
+    for name, report in merged.reports.items():
+        if report is not None:
+            write_atomically(report_path(output, name), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_class_outputs(output, merged.reports, title=f"Class summary: {output.name}")
+    graded = sum(report is not None for report in merged.reports.values())
+    print(f"merged {graded} report(s) from {len(args.shards)} folder(s) into {output}")
+    for name, folders in merged.twice.items():
+        print(f"graded twice: {name} (in {', '.join(map(str, folders))}); kept the first", file=sys.stderr)
+    for name in merged.missing:
+        print(f"graded by no shard: {name} (missing from the gradebook's scores)", file=sys.stderr)
+    return EXIT_OK if merged.complete else EXIT_GRADER_FAILED
 
 
 def _grade_checked(submission: Path, options: GradingOptions, args: argparse.Namespace):  # -> Report

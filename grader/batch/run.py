@@ -45,6 +45,7 @@ from ..formatting import WEAK_SANDBOX_NOTE
 from ..report import SCHEMA_VERSION, Report, write_atomically
 from ..submission import SubmissionError, load_submission, submission_name
 from .pool import Job, Outcome, WorkerPool, serve
+from .shards import Shard, write_manifest
 
 GRADEBOOK = "grades.csv"
 SUMMARY_PAGE = "summary.html"
@@ -247,6 +248,7 @@ def grade_batch(
     require_strong: bool = False,
     progress: BatchProgress | None = None,
     worker: Callable[..., None] = serve,
+    shard: Shard | None = None,
 ) -> BatchResult:
     """Grade every entry of ``directory`` into ``output``; see the module docstring.
 
@@ -254,12 +256,15 @@ def grade_batch(
     sees the others or the reports. ``worker`` is what each pool process
     runs (tests substitute one that crashes). A KeyboardInterrupt stops the
     workers, writes the gradebook of what is done, and raises
-    :class:`BatchInterrupted`.
+    :class:`BatchInterrupted`. With a ``shard``, only the entries in that
+    slice are graded, and ``shard.json`` records it for ``grader merge``.
     """
     directory, output = Path(directory).resolve(), Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     options = dataclasses.replace(options, hide=(*options.hide, directory, output))
-    result = BatchResult(directory=directory, output=output, entries=discover(directory, exclude=[output]))
+    everyone = discover(directory, exclude=[output])
+    entries = [entry for entry in everyone if shard is None or shard.holds(entry.name)]
+    result = BatchResult(directory=directory, output=output, entries=entries)
     config = config_fingerprint(options)
     existing = {entry.name: read_report(report_path(output, entry.name)) for entry in result.entries}
     todo: list[Entry] = []
@@ -307,6 +312,9 @@ def grade_batch(
         if progress is not None:
             progress.stop()
         write_outputs(result)
+        if shard is not None:
+            write_manifest(output, shard, names=[entry.name for entry in everyone],
+                           graded=[entry.name for entry in entries], config=config)
     return result
 
 
@@ -320,10 +328,14 @@ def _report_of(outcome: Outcome, *, options: GradingOptions, config: str) -> dic
 
 def write_outputs(result: BatchResult) -> None:
     """The gradebook and the class summary page, from every entry's report (atomically)."""
-    rows = [gradebook.row_from_report(name, report) for name, report in result.reports.items()]
-    gradebook.write_gradebook(result.gradebook_path, rows)
-    summary = class_summary.summarise(result.reports)
-    class_summary.write_html(result.summary_path, summary, title=f"Class summary: {result.directory.name}")
+    write_class_outputs(result.output, result.reports, title=f"Class summary: {result.directory.name}")
+
+
+def write_class_outputs(output: Path, reports: Mapping[str, Mapping[str, Any] | None], *, title: str) -> None:
+    """``grades.csv`` and ``summary.html`` in ``output`` from every entry's report (None: no report)."""
+    rows = [gradebook.row_from_report(name, report) for name, report in reports.items()]
+    gradebook.write_gradebook(Path(output) / GRADEBOOK, rows)
+    class_summary.write_html(Path(output) / SUMMARY_PAGE, class_summary.summarise(reports), title=title)
 
 
 # ---------------------------------------------------------------- the command's front end
@@ -338,6 +350,7 @@ def run_batch(
     force: bool = False,
     require_strong: bool = False,
     console: Console | None = None,
+    shard: Shard | None = None,
 ) -> BatchResult:
     """:func:`grade_batch` with a progress display, then the class summary and where the files are.
 
@@ -347,7 +360,7 @@ def run_batch(
     with _terminate_as_interrupt():
         try:
             result = grade_batch(directory=directory, output=output, options=options, jobs=jobs, force=force,
-                                 require_strong=require_strong, progress=progress_for(console))
+                                 require_strong=require_strong, progress=progress_for(console), shard=shard)
         except BatchInterrupted as stopped:
             done = stopped.result
             console.print(f"interrupted: {len(done.graded)} report(s) written by this run and "
