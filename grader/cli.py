@@ -75,10 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
-    except UsageError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except RubricError as exc:
+    except (UsageError, RubricError) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SandboxUnavailable as exc:
