@@ -4,8 +4,9 @@
 holds the zygote's privileges (root, or ``CAP_SYS_ADMIN`` in bubblewrap's
 user namespace). The child gets a mount namespace of its own whose mounts
 propagate nowhere, a fresh size- and inode-bounded tmpfs on ``/tmp`` holding
-its working folder, read-only empty ``/var/tmp`` and ``/dev/shm`` where those
-are the host's world-writable ones, and an IPC namespace of its own.
+its working folder (with the folders of ``sys.path`` that lived under
+``/tmp`` bound back read-only), read-only empty ``/var/tmp`` and ``/dev/shm``
+where those are the host's world-writable ones, and an IPC namespace of its own.
 Everything it writes there lives in memory and vanishes with the namespace
 when its last process is swept: no cleanup walks what it made, and nothing it
 leaves can reach a later child, the zygote's files or the host's ``/tmp``.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+import sys
 from pathlib import Path
 
 from .kernel import libc
@@ -52,8 +54,14 @@ def _private_mount_namespace(flags: int = 0) -> None:
 def enter_private_scratch(name: str, uid: int | None, size_mb: int) -> str:
     """Unshare mount and IPC namespaces, mount a bounded tmpfs on /tmp; return ``/tmp/<name>`` (0700)."""
     _private_mount_namespace(CLONE_NEWIPC)
+    kept = _import_paths_under("/tmp")
+    handles = [os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in kept]  # before covering
     options = f"size={size_mb}m,nr_inodes={max(64, size_mb * INODES_PER_MIB)},mode=0755"
     _mount("nngrader-scratch", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for path, handle in zip(kept, handles):  # a Python environment that lives under /tmp stays importable
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _bind_read_only(handle, path)
+        os.close(handle)
     for path in READ_ONLY_EMPTY:  # the host's shared ones; bubblewrap's are read-only already
         if os.path.isdir(path) and os.stat(path).st_mode & 0o002:
             _mount("nngrader-empty", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,nr_inodes=2,mode=0755")
@@ -62,6 +70,19 @@ def enter_private_scratch(name: str, uid: int | None, size_mb: int) -> str:
     if uid is not None:
         os.chown(workdir, uid, uid)
     return workdir
+
+
+def _import_paths_under(top: str) -> list[str]:
+    """The folders of ``sys.path`` under ``top`` (outermost only), where the Python environment may live."""
+    found = sorted({os.path.realpath(entry) for entry in sys.path if entry and os.path.isdir(entry)})
+    found = [path for path in found if path.startswith(top + os.sep)]
+    return [path for path in found if not any(path.startswith(other + os.sep) for other in found)]
+
+
+def _bind_read_only(handle: int, path: str) -> None:
+    _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+    if not os.statvfs(path).f_flag & os.ST_RDONLY:  # bubblewrap's binds are read-only (and locked) already
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
 def blocking_folder(path: Path) -> Path | None:
@@ -89,8 +110,7 @@ def reveal(paths: list[str]) -> None:
             _mount("nngrader-cover", str(cover), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
             for path, handle in sorted(zip(inside, handles)):
                 os.makedirs(path, mode=0o755, exist_ok=True)
-                _mount(f"/proc/self/fd/{handle}", str(path), None, MS_BIND | MS_REC)
-                _mount(None, str(path), None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+                _bind_read_only(handle, str(path))
             _mount(None, str(cover), None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY)
         finally:
             for handle in handles:

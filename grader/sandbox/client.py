@@ -220,11 +220,17 @@ class Sandbox:
             self._stderr = None
 
     def _restart(self) -> None:
-        """Replace a dead zygote (its children died with it)."""
+        """Replace a dead or failing zygote (its children die with it), with fresh folders."""
         for child in list(self._children.values()):
             child._mark_dead("lost its zygote")
         self._children.clear()
         self._stop()
+        if self._scratch is not None:  # without bubblewrap, what a child may have locked goes too
+            try:
+                remove_tree(str(self._scratch))
+            except OSError:
+                pass
+            self._scratch = None
         self._start()
 
     def _zygote_alive(self) -> bool:
