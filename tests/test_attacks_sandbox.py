@@ -255,6 +255,19 @@ def test_every_run_says_what_its_sandbox_guarantees(flag: list[str], mode: str, 
     assert json.loads((tmp_path / "r.json").read_text())["sandbox"]["mode"] == mode
 
 
+def test_root_in_a_container_without_mount_namespaces_still_grades(tmp_path: Path) -> None:
+    """Root without CAP_SYS_ADMIN (Docker's default): no private /tmp, said so, and grading works."""
+    if not AS_ROOT or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv")
+    result = subprocess.run(["setpriv", "--bounding-set=-sys_admin", sys.executable, "-m", "grader", "grade",
+                             str(ROOT / "reference"), "-o", str(tmp_path / "r.json")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "NO private /tmp per child" in result.stderr.splitlines()[0]
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert written["score"] == written["max_score"] and not written["sandbox"]["private_scratch"]
+
+
 # ---------------------------------------------------------------- issue 11: the grader's Python environment
 
 

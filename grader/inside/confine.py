@@ -5,7 +5,7 @@ output files, 3 = its socket, nothing else; default signal handling; where
 the zygote can make one, private mount and IPC namespaces with a bounded
 ``/tmp`` (:mod:`namespaces`); a minimal environment; its own uid and no groups
 (root) or no capabilities (bubblewrap's user namespace); ``no_new_privs``;
-death with the zygote; a seccomp filter (:mod:`seccomp`); resource limits
+death with the zygote; a seccomp filter (:mod:`seccomp`, x86-64 and AArch64); resource limits
 with soft = hard. Any failure raises: the caller exits with
 ``SETUP_FAILED_EXIT`` and the submission never runs.
 """
@@ -46,7 +46,8 @@ def confine(sock_fd: int, stdout_fd: int, stderr_fd: int, *, workdir: str | None
     if not prctl(PR_SET_NO_NEW_PRIVS, 1):
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote's end is ours too
-    seccomp.install()
+    if seccomp.supported():
+        seccomp.install()
     _limit_resources(limits, tasks_of_uid)
     os.chdir(workdir)
     return workdir

@@ -72,6 +72,24 @@ def enter_private_scratch(name: str, uid: int | None, size_mb: int) -> str:
     return workdir
 
 
+def can_make_private_scratch() -> bool:
+    """Whether a child here may unshare a mount namespace and mount a tmpfs (tried in a throwaway process).
+
+    Root in a container without CAP_SYS_ADMIN (Docker's default) may not: children then work in a
+    folder on disk, as for an ordinary user without bubblewrap.
+    """
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _private_mount_namespace(CLONE_NEWIPC)
+            _mount("nngrader-probe", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,nr_inodes=4,mode=0755")
+            code = 0
+        finally:
+            os._exit(code)
+    return os.waitpid(pid, 0)[1] == 0
+
+
 def _import_paths_under(top: str) -> list[str]:
     """The folders of ``sys.path`` under ``top`` (outermost only), where the Python environment may live."""
     found = sorted({os.path.realpath(entry) for entry in sys.path if entry and os.path.isdir(entry)})

@@ -49,6 +49,11 @@ class _Program(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+def supported() -> bool:
+    """Whether this machine's architecture has a filter here."""
+    return platform.machine() in ARCHITECTURES
+
+
 def program(machine: str | None = None) -> list[tuple[int, int, int, int]]:
     """The filter as (code, jump if true, jump if false, k) instructions."""
     machine = machine or platform.machine()

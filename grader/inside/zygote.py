@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
-from . import namespaces, sweep
+from . import namespaces, seccomp, sweep
 from .confine import SETUP_FAILED_EXIT, confine
 from .kernel import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, kill_quietly, killpg_quietly, prctl
 from .limits import ChildLimits
@@ -76,14 +76,14 @@ class Zygote:
 
     def __init__(self, control: socket.socket, harness: ModuleType, wire: ModuleType, *,
                  killer: sweep.UidKiller | None, first_uid: int | None, uid_count: int, in_pid_namespace: bool,
-                 workroot: str | None = None) -> None:
+                 workroot: str | None = None, private_scratch: bool = False) -> None:
         self.control = control
         self.harness = harness
         self.wire = wire
         self.killer = killer
         self.root = os.geteuid() == 0
         self.drop_privileges = self.root and killer is not None and first_uid is not None and uid_count > 0
-        self.private_scratch = self.root or _has_capability(CAP_SYS_ADMIN)
+        self.private_scratch = private_scratch
         if self.drop_privileges:
             self.sweep_mode = "uid"
         elif in_pid_namespace:
@@ -106,6 +106,7 @@ class Zygote:
             "euid": os.geteuid(),
             "drop_privileges": self.drop_privileges,
             "private_scratch": self.private_scratch,
+            "seccomp": seccomp.supported(),
             "sweep": self.sweep_mode,
             "python": sys.version.split()[0],
         }
@@ -418,18 +419,19 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
     # forked before NumPy and torch are imported (see UidKiller)
     killer = sweep.UidKiller() if os.geteuid() == 0 and args.first_uid is not None else None
+    private_scratch = (os.geteuid() == 0 or _has_capability(CAP_SYS_ADMIN)) and namespaces.can_make_private_scratch()
     try:
         from .warmup import warm_up
 
         harness, wire = warm_up()
-        if args.reveal and os.geteuid() == 0:
+        if args.reveal and private_scratch:  # root allowed to make mount namespaces (not in every container)
             namespaces.reveal(args.reveal)
     except BaseException as exc:
         body = json.dumps({"ok": False, "error": f"zygote failed to start: {type(exc).__name__}: {exc}"}).encode()
         control.sendall(len(body).to_bytes(4, "big") + body)  # wire's framing, without wire
         raise
     zygote = Zygote(control, harness, wire, killer=killer, first_uid=args.first_uid, uid_count=args.uid_count,
-                    in_pid_namespace=args.pid_namespace, workroot=args.workroot)
+                    in_pid_namespace=args.pid_namespace, workroot=args.workroot, private_scratch=private_scratch)
     wire.send_message(control, {"ok": True, "hello": zygote.hello()})
     zygote.serve()
     sys.stderr.flush()

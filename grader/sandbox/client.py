@@ -286,7 +286,7 @@ class Sandbox:
             "unprivileged_user": unprivileged,
             "per_child_user": bool(self.hello.get("drop_privileges")),
             "private_scratch": bool(self.hello.get("private_scratch")),
-            "seccomp": True,
+            "seccomp": bool(self.hello.get("seccomp")),
             "network": "none" if self._use_bwrap else "host",
             "pid_namespace": self._use_bwrap,
             "read_only_root": self._use_bwrap,

@@ -37,8 +37,12 @@ def mode(layers: Mapping[str, Any]) -> str:
 def mode_line(layers: Mapping[str, Any]) -> str:
     """One line naming the mode and its guarantees."""
     name = mode(layers)
+    guarantees = GUARANTEES[name]
+    if "private_scratch" in layers and not layers["private_scratch"] and "private /tmp" in guarantees:
+        guarantees = guarantees.replace("private /tmp and IPC per child", "NO private /tmp per child "
+                                        "(mount namespaces are not allowed here)")
     advice = "" if layers.get("strong") else "; for graded work use --require-sandbox"
-    return f"sandbox: {name} ({GUARANTEES[name]}){advice}"
+    return f"sandbox: {name} ({guarantees}){advice}"
 
 
 def require_strong(layers: Mapping[str, Any]) -> None:
