@@ -14,12 +14,12 @@ from pathlib import Path
 
 from . import __version__
 from .checks import ChecksError
-from .formatting import refuses_weak_sandbox
 from .grading import GradingOptions, grade
 from .gradescope import results_json
 from .report import dumps, write_atomically, write_report
 from .rubric import RubricError, load_rubric
 from .sandbox import SandboxUnavailable
+from .sandbox.modes import mode_line, planned, require_strong
 from .summary import markdown_summary, print_summary
 
 EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE = 0, 1, 2
@@ -102,9 +102,9 @@ def _existing(path: Path) -> Path:
 
 
 def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None:
-    refusal = refuses_weak_sandbox(layers, require_strong=args.require_sandbox)
-    if refusal:
-        raise SandboxUnavailable(refusal)
+    if args.require_sandbox:
+        require_strong(layers)
+    print(mode_line(layers), file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -126,6 +126,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if output.exists() and not output.is_dir():
             raise UsageError(f"{args.output}: not a folder")
         options = _options(args)  # the batch hides the class and the reports from every submission
+        print(mode_line(planned(options.bubblewrap)), file=sys.stderr)
         try:
             result = run_batch(directory=directory, output=output, options=options, jobs=args.jobs,
                                force=args.force, require_strong=args.require_sandbox, shard=shard)

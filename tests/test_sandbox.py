@@ -598,3 +598,102 @@ def test_a_dead_zygote_is_detected_and_replaced(tight: Sandbox) -> None:
     assert not child.alive
     child.close()
     assert_sandbox_works(tight)  # a new zygote
+
+
+# ---------------------------------------------------------------- the mount plan (no sandbox: milliseconds)
+
+
+ARITY = {"--ro-bind": 2, "--bind": 2, "--symlink": 2, "--dev": 1, "--proc": 1, "--tmpfs": 1, "--dir": 1,
+         "--remount-ro": 1, "--perms": 1, "--size": 1}
+
+
+def mounts_of(plan: bwrap_module.MountPlan) -> list[tuple[str, ...]]:
+    """The plan's bwrap options as (option, its arguments...), without the --perms/--size modifiers."""
+    arguments, ops, index = plan.arguments(), [], 0
+    while index < len(arguments):
+        name = arguments[index]
+        count = ARITY[name]
+        ops.append((name, *arguments[index + 1:index + 1 + count]))
+        index += 1 + count
+    return [op for op in ops if op[0] not in ("--perms", "--size")]
+
+
+def plan_for(tmp_path: Path, *, hidden: list[Path], exposed: list[Path]) -> bwrap_module.MountPlan:
+    worker = tmp_path / "inside"
+    worker.mkdir(exist_ok=True)
+    for path in [*hidden, *exposed]:
+        if path.suffix != ".txt":
+            path.mkdir(parents=True, exist_ok=True)
+    return bwrap_module.MountPlan(hidden=tuple(hidden), exposed=tuple(exposed), worker=worker)
+
+
+@pytest.fixture
+def plan_root() -> Iterator[Path]:
+    """A folder outside /tmp (which the plan replaces as a whole), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="nngrader-plan-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_mount_plan_hides_the_project_but_binds_its_venv_back_on_top(plan_root: Path) -> None:
+    project = plan_root / "project"
+    venv = project / ".venv"
+    ops = mounts_of(plan_for(plan_root, hidden=[project], exposed=[venv]))
+    assert ops.index(("--tmpfs", str(project))) < ops.index(("--ro-bind", str(venv), str(venv)))
+    assert ("--remount-ro", str(project)) in ops
+    assert ops[-1] == ("--remount-ro", "/")
+
+
+def test_mount_plan_covers_a_hidden_folder_inside_an_exposed_one_after_binding_it(plan_root: Path) -> None:
+    site = plan_root / "site-packages"
+    installed_grader = site / "grader"
+    ops = mounts_of(plan_for(plan_root, hidden=[installed_grader], exposed=[site]))
+    assert ops.index(("--ro-bind", str(site), str(site))) < ops.index(("--tmpfs", str(installed_grader)))
+
+
+def test_mount_plan_replaces_a_hidden_file_by_an_empty_one(plan_root: Path) -> None:
+    answers = plan_root / "answers.txt"
+    answers.write_text("42")
+    ops = mounts_of(plan_for(plan_root, hidden=[answers], exposed=[]))
+    assert ("--ro-bind", "/dev/null", str(answers)) in ops
+
+
+def test_mount_plan_opens_folders_other_users_cannot_enter(plan_root: Path) -> None:
+    """/root is 0700: covered, and the Python installation under it bound back, so child uids can import."""
+    locked = plan_root / "locked"
+    python = locked / "python"
+    python.mkdir(parents=True)
+    locked.chmod(0o700)
+    ops = mounts_of(plan_for(plan_root, hidden=[], exposed=[python]))
+    assert ops.index(("--tmpfs", str(locked))) < ops.index(("--ro-bind", str(python), str(python)))
+
+
+def test_mount_plan_mounts_the_worker_alone_and_private_folders(plan_root: Path) -> None:
+    ops = mounts_of(plan_for(plan_root, hidden=[], exposed=[]))
+    assert ("--ro-bind", str(plan_root / "inside"), str(bwrap_module.WORKER_PARENT / bwrap_module.WORKER_PACKAGE)) in ops
+    for private in ("/tmp", "/run", "/dev/shm"):
+        assert ("--tmpfs", private) in ops
+    assert ("--remount-ro", "/tmp") not in ops and ("--remount-ro", "/run") in ops
+    binds = [op for op in ops if op[0] == "--ro-bind" and op[1] != "/dev/null"]
+    assert {op[1] for op in binds} >= {str(p) for p in bwrap_module.SYSTEM_PATHS if p.is_dir() and not p.is_symlink()}
+
+
+def test_mount_plan_mounts_shallow_paths_first(plan_root: Path) -> None:
+    project = plan_root / "a" / "project"
+    deep = project / "b" / "c" / ".venv"
+    ops = mounts_of(plan_for(plan_root, hidden=[project, plan_root / "a"], exposed=[deep]))
+    mounted = [op[-1] for op in ops if op[0] in ("--tmpfs", "--dir", "--ro-bind") and op[1] != "/dev/null"]
+    positions = {path: index for index, path in enumerate(mounted)}
+    for path, index in positions.items():  # every parent that is mounted comes before its children
+        for parent in Path(path).parents:
+            assert positions.get(str(parent), -1) < index
+
+
+def test_mount_plan_build_hides_the_project_and_what_is_asked(plan_root: Path) -> None:
+    secret = plan_root / "reports"
+    secret.mkdir()
+    plan = bwrap_module.MountPlan.build(hide=[secret, plan_root / "missing", Path("/usr")], worker=plan_root)
+    assert {PROJECT / "grader", PROJECT / "reference", secret} <= set(plan.hidden)
+    assert Path("/usr") not in plan.hidden and plan_root / "missing" not in plan.hidden
+    assert not any(other in path.parents for path in plan.exposed for other in plan.exposed)

@@ -27,7 +27,6 @@ answers them in order.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import pickle
@@ -43,8 +42,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..formatting import refuses_weak_sandbox
-from ..sandbox import Sandbox, SandboxError, SandboxUnavailable
+from ..inside.kernel import PR_SET_PDEATHSIG, SINGLE_THREADED, prctl
+from ..sandbox import Sandbox, SandboxError, SandboxUnavailable, modes
 
 if TYPE_CHECKING:
     from ..grading import GradingOptions
@@ -56,8 +55,6 @@ MAX_STARTUP_FAILURES = 3  # workers that die before they are ready, before the b
 MAX_DEATHS_IN_A_ROW = 5  # submissions in a row that lose their worker, before the batch gives up
 STOP_GRACE_S = 10.0  # how long stopping workers may take to close their sandboxes
 TICK_S = 0.5  # how often the main loop checks the per-submission budget
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -93,17 +90,15 @@ def serve(connection: Connection, options_blob: bytes, require_strong: bool) -> 
     signal.signal(signal.SIGTERM, _WORKER.stop)
     _die_with_parent()
     _quiet_stdout()
-    for name in THREAD_VARIABLES:  # two workers share two cores: no BLAS thread pools
-        os.environ[name] = "1"
+    os.environ.update(SINGLE_THREADED)  # two workers share two cores: no BLAS thread pools
     from grader import grading  # the module, not the function: tests patch it
 
     options: GradingOptions = pickle.loads(options_blob)
     try:
         try:
             _WORKER.sandbox = options.open_sandbox()
-            refusal = refuses_weak_sandbox(_WORKER.sandbox.layers, require_strong=require_strong)
-            if refusal:
-                raise SandboxUnavailable(refusal)
+            if require_strong:
+                modes.require_strong(_WORKER.sandbox.layers)
         except Exception as exc:
             kind = "unavailable" if isinstance(exc, SandboxUnavailable) else "error"
             connection.send(("fatal", kind, f"{type(exc).__name__}: {exc}"))
@@ -202,11 +197,7 @@ def _quiet_stdout() -> None:
 
 def _die_with_parent() -> None:
     """Ask Linux for SIGTERM when the main process dies (a killed batch leaves no workers)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() == 1:  # the parent died before the request
         raise SystemExit(0)
 

@@ -187,25 +187,3 @@ def _student_line(exc: BaseException, workdir: str) -> str | None:
             where = f"{os.path.relpath(frame.filename, workdir)}, line {frame.lineno}, in {frame.name}"
     return where
 
-
-def warm_up() -> None:
-    """Run each kind of work the checks ask for once, before any fork.
-
-    torch initialises lazily: the first optimiser step alone costs over a
-    second here. Paying that once in the warm parent keeps every forked child
-    fast. Nothing here touches student code or answers.
-    """
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False), nn.Softmax(dim=-1))
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-    x, target = torch.ones(3), torch.tensor([0.0, 1.0])
-    for _ in range(2):
-        loss = nn.CrossEntropyLoss()(net(x) * torch.ones(2), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    nn.functional.dropout(torch.ones(4), 0.5)
-    np.exp(np.ones(3)) @ np.ones((3, 2))

@@ -40,8 +40,14 @@ WORKER_PACKAGE = "nngrader_worker"  # grader/inside, under a name that says noth
 TMP_SIZE_BYTES = 512 << 20  # the zygote's /tmp (memory), which holds every child's workdir
 SHM_SIZE_BYTES = 64 << 20
 # What the zygote needs as root: fork children, chown their files, drop to their
-# uid, kill them and remove their files. No CAP_SYS_ADMIN (no remount), no ptrace.
-ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_KILL", "CAP_DAC_OVERRIDE")
+# uid, kill them and remove their files, and give each child its own mount and IPC
+# namespace with a private /tmp (CAP_SYS_ADMIN: the zygote runs no student code, and
+# a child loses every capability when it drops to its uid). No ptrace.
+ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_KILL", "CAP_DAC_OVERRIDE",
+                     "CAP_SYS_ADMIN")
+# Not root: inside bubblewrap's user namespace, the same private namespaces per child;
+# the child drops the capability (capset) before any student code runs.
+USER_CAPABILITIES = ("CAP_SYS_ADMIN",)
 # The only host directories the zygote sees (read-only), besides the Python
 # installation: an allowlist, so that a copy of the reference elsewhere on the
 # machine (another checkout, a TA's home) is out of sight as well.
@@ -212,8 +218,8 @@ def bwrap_command(python_argv: Sequence[str], plan: MountPlan, *, as_root: bool)
     command = [executable, *namespace_arguments(as_root=as_root), "--as-pid-1", "--die-with-parent", "--new-session"]
     if as_root:
         command += ["--cap-drop", "ALL"]
-        for capability in ROOT_CAPABILITIES:
-            command += ["--cap-add", capability]
+    for capability in ROOT_CAPABILITIES if as_root else USER_CAPABILITIES:
+        command += ["--cap-add", capability]
     command += plan.arguments()
     command += ["--chdir", "/"]
     return command + list(python_argv)

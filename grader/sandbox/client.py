@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,9 +22,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from grader.inside import wire
-from grader.inside.zygote import SETUP_FAILED_EXIT
+from grader.inside.confine import SETUP_FAILED_EXIT
+from grader.inside.kernel import SINGLE_THREADED, killpg_quietly
+from grader.inside.sweep import remove_tree
 
 from . import bubblewrap as bwrap
+from . import modes
 from .errors import ChildDied, ChildTimeout, ExitStatus, SandboxError, SandboxUnavailable
 from .limits import Limits
 from .uids import UidBlock, reserve_uid_block
@@ -36,7 +37,6 @@ STARTUP_TIMEOUT_S = 120.0  # importing torch takes seconds, more on a loaded mac
 CONTROL_TIMEOUT_S = 30.0  # a control reply (a sweep can take a moment)
 EXIT_GRACE_S = 2.0  # after a child closes its socket, how long it may take to exit
 MAX_CONTROL_REPLY_BYTES = 1 << 20
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 class Sandbox:
@@ -68,7 +68,6 @@ class Sandbox:
         self._plan: bwrap.MountPlan | None = None
         self._closed = False
         self.hello: dict[str, Any] = {}
-        self.startup_s = 0.0
         try:
             self._start()
         except BaseException:
@@ -79,22 +78,33 @@ class Sandbox:
     # ------------------------------------------------------------ public
 
     def spawn(self, files: Mapping[str, bytes]) -> Child:
-        """Fork a fresh child holding ``files`` (name -> content) in its private workdir."""
+        """Fork a fresh child holding ``files`` (name -> content) in its private workdir.
+
+        The zygote only forks; the files go straight to the child over its own
+        socket, so the zygote never holds them. A spawn that fails restarts the
+        zygote and tries once more, so that nothing a child left behind can
+        cost the submissions after it.
+        """
         if self._closed:
             raise SandboxError("the sandbox is closed")
-        message = {
-            "op": "spawn",
-            "files": {name: base64.b64encode(data).decode("ascii") for name, data in files.items()},
-            "limits": self.limits.for_child(),
-        }
+        message = {"op": "spawn", "limits": self.limits.for_child()}
         with self._lock:
-            if not self._zygote_alive():
-                self._restart()
-            reply, fd = self._exchange(message, receive_fd=True)
-        if not reply.get("ok") or fd is None:
-            raise SandboxError(f"spawn failed: {reply.get('error', 'no socket received')}")
+            for attempt in (1, 2):
+                if attempt == 2 or not self._zygote_alive():
+                    self._restart()
+                try:
+                    reply, fd = self._exchange(message, receive_fd=True)
+                except SandboxError:
+                    if attempt == 2:
+                        raise
+                    continue
+                if reply.get("ok") and fd is not None:
+                    break
+                if attempt == 2:
+                    raise SandboxError(f"spawn failed: {reply.get('error', 'no socket received')}")
         child = Child(self, int(reply["id"]), socket.socket(fileno=fd))
         self._children[child.id] = child
+        child._send_files(files)
         return child
 
     @property
@@ -114,7 +124,10 @@ class Sandbox:
         if self._uids is not None:
             self._uids.release()
         if self._scratch is not None:  # the zygote is dead: nothing writes here any more
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            try:
+                remove_tree(str(self._scratch))
+            except OSError:
+                pass
 
     def __enter__(self) -> Sandbox:
         return self
@@ -130,7 +143,8 @@ class Sandbox:
             arguments += ["--first-uid", str(self._uids.first), "--uid-count", str(self._uids.count)]
         zygote = [sys.executable, "-s", "-m", f"{bwrap.WORKER_PACKAGE}.zygote", *arguments]
         if not self._use_bwrap:
-            return [*zygote, "--workroot", str(self._scratch_dir() / "work")]
+            reveal = [part for path in bwrap.python_paths() for part in ("--reveal", str(path))] if self._root else []
+            return [*zygote, "--workroot", str(self._scratch_dir() / "work"), *reveal]
         self._plan = bwrap.MountPlan.build(hide=self._hide, worker=WORKER_DIR)
         return bwrap.bwrap_command([*zygote, "--pid-namespace"], self._plan, as_root=self._root)
 
@@ -146,7 +160,7 @@ class Sandbox:
             "HOME": "/nonexistent",
             "PYTHONPATH": python_path,
             "PYTHONDONTWRITEBYTECODE": "1",
-            **{name: "1" for name in THREAD_VARIABLES},
+            **SINGLE_THREADED,
         }
 
     def _scratch_dir(self) -> Path:
@@ -162,7 +176,6 @@ class Sandbox:
         return self._scratch
 
     def _start(self) -> None:
-        started = time.monotonic()
         ours, theirs = socket.socketpair()
         command = [part.replace("{fd}", str(theirs.fileno())) for part in self._command()]
         self._stderr = tempfile.TemporaryFile()
@@ -185,7 +198,6 @@ class Sandbox:
         self.hello = dict(hello.get("hello", {}))
         if self._root and not self.hello.get("drop_privileges"):
             raise SandboxError("the zygote runs as root but cannot drop privileges")
-        self.startup_s = time.monotonic() - started
 
     def _stop(self) -> None:
         if self._control is not None:
@@ -208,11 +220,17 @@ class Sandbox:
             self._stderr = None
 
     def _restart(self) -> None:
-        """Replace a dead zygote (its children died with it)."""
+        """Replace a dead or failing zygote (its children die with it), with fresh folders."""
         for child in list(self._children.values()):
             child._mark_dead("lost its zygote")
         self._children.clear()
         self._stop()
+        if self._scratch is not None:  # without bubblewrap, what a child may have locked goes too
+            try:
+                remove_tree(str(self._scratch))
+            except OSError:
+                pass
+            self._scratch = None
         self._start()
 
     def _zygote_alive(self) -> bool:
@@ -262,11 +280,13 @@ class Sandbox:
 
     def _layers(self) -> dict[str, Any]:
         unprivileged = bool(self.hello.get("drop_privileges")) or not self._root
-        return {
+        layers = {
             "strong": self._use_bwrap and unprivileged,
             "bubblewrap": self._use_bwrap,
             "unprivileged_user": unprivileged,
             "per_child_user": bool(self.hello.get("drop_privileges")),
+            "private_scratch": bool(self.hello.get("private_scratch")),
+            "seccomp": bool(self.hello.get("seccomp")),
             "network": "none" if self._use_bwrap else "host",
             "pid_namespace": self._use_bwrap,
             "read_only_root": self._use_bwrap,
@@ -276,6 +296,7 @@ class Sandbox:
             "process_sweep": self.hello.get("sweep"),
             "hidden": [str(p) for p in self._plan.hidden] if self._plan else [],
         }
+        return {**layers, "mode": modes.mode(layers)}
 
 
 class Child:
@@ -317,6 +338,17 @@ class Child:
         except (EOFError, OSError):
             self._finish(wait=EXIT_GRACE_S)
             raise ChildDied(self._mark_dead(self._describe_end()), exit=self.exit) from None
+
+    def _send_files(self, files: Mapping[str, bytes]) -> None:
+        """The submission's files, the first message the child reads (see ``zygote``)."""
+        if self._socket is None:
+            return
+        message = {"files": {name: base64.b64encode(data).decode("ascii") for name, data in files.items()}}
+        try:
+            self._socket.settimeout(CONTROL_TIMEOUT_S)
+            wire.send_message(self._socket, message)
+        except OSError:  # it died while confining itself: the first request says how
+            pass
 
     def close(self) -> None:
         """Kill and reap the child and everything it started; idempotent."""
@@ -412,9 +444,5 @@ def _choose_bubblewrap(requested: bool | None, *, as_root: bool) -> bool:
 
 def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
     """SIGKILL the zygote's process group (bwrap takes its PID namespace down with it)."""
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    if process is not None and process.poll() is None:
+        killpg_quietly(process.pid)
