@@ -108,7 +108,8 @@ def grade_many(
     try:
         runners = [
             _Unrunnable(error) if submission is None else
-            SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed)
+            SubmissionRunner(active, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed,
+                             notebook_timeout_s=options.limits.notebook_timeout_s)
             for submission, error in zip(submissions, errors)
         ]
 
@@ -116,7 +117,8 @@ def grade_many(
             submission = submissions[index]
             layers = active.layers if submission is not None and active is not None else {}
             return _report(names[index], checks, options, duration_s=seconds.get(index, 0.0), layers=layers,
-                           error=errors[index], submission=submission)
+                           error=errors[index], submission=submission,
+                           warnings=getattr(runners[index], "warnings", []))
 
         def starting(index: int) -> None:
             began[index] = time.perf_counter()
@@ -158,6 +160,7 @@ def _report(
     layers: dict[str, Any],
     error: str | None = None,
     submission: Submission | None = None,
+    warnings: Sequence[str] = (),
 ) -> Report:
     tasks = tuple(
         TaskResult(task, title, tuple(c for c in checks if c.id.split("/", 1)[0] == task))
@@ -172,4 +175,5 @@ def _report(
         error=error,
         sandbox=layers,
         content_hash=submission.content_hash if submission else None,
+        warnings=tuple(warnings),
     )

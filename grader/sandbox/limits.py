@@ -16,6 +16,8 @@ class Limits:
     ``memory_mb`` is headroom on top of the address space the warm interpreter
     already maps (NumPy and torch take about 650 MiB of it), and ``processes``
     applies only when each child runs under its own user id.
+    ``notebook_timeout_s`` is the grader's too: the wall clock a notebook's
+    top-level code may take in all (its cells, run once before the checks).
     """
 
     call_timeout_s: float = 10.0
@@ -25,6 +27,7 @@ class Limits:
     open_files: int = 64
     processes: int = 16
     max_reply_bytes: int = 64 << 20
+    notebook_timeout_s: float = 60.0
 
     def for_child(self) -> dict[str, Any]:
         """The part of the limits the zygote applies, as sent on the control socket."""
