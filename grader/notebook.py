@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,8 +75,10 @@ def read_cells(raw: bytes, file_name: str) -> tuple[Cell, ...]:
         raise NotebookError("not a notebook: valid JSON, but it has no list of cells")
     import nbformat  # imported here: only notebooks need it
 
-    try:  # capture_validation_error: an odd metadata field is no reason to refuse (and logs nothing)
-        notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
+    try:  # an odd metadata field or a duplicate cell id is no reason to refuse, nor to print anything
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
     except Exception as exc:  # nbformat raises a zoo of exception types
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise NotebookError(f"not a readable notebook ({type(exc).__name__}: {first})") from None
@@ -218,7 +221,7 @@ class NotebookRun:
         for cell in self.cells:
             if cell.number in self.skipped:
                 continue
-            allowance = remaining if remaining > GRACE_S else GRACE_S
+            allowance = round(remaining if remaining > GRACE_S else GRACE_S, 1)
             message = {"op": "cell", "module": self.module, "cell": cell.number, "source": cell.source,
                        "budget_s": allowance}
             try:
@@ -226,8 +229,11 @@ class NotebookRun:
             except Exception as exc:  # CodeError: the child is gone
                 self.skipped.add(cell.number)
                 reason = getattr(exc, "message", str(exc)).removeprefix(f"cell {cell.number}: ")
-                self._warn(cell.number, f"{self.file_name}, cell {cell.number}: {reason}; the cell was skipped "
-                                        "and the cells before it were run again")
+                if "timed out" in reason:
+                    reason = (f"did not stop when the notebook's {self.budget_s:g} s ran out, "
+                              f"so its process was killed after {allowance + KILL_MARGIN_S:g} s")
+                self._warn(cell.number, f"{self.file_name}, cell {cell.number}: {reason}; the grader skipped this "
+                                        "cell and ran the cells before it again in a fresh process")
                 raise Restart from None
             outcome = reply.get("outcome") if reply.get("ok") else None
             if not isinstance(outcome, dict):
@@ -243,8 +249,9 @@ class NotebookRun:
         line = error.get("line")
         at = f"{self.file_name}, cell {number}" + (f", line {line}" if isinstance(line, int) else "")
         if error.get("timed_out"):
-            return (f"{at}: stopped after {allowance:g} s: the notebook's top level may run "
-                    f"{self.budget_s:g} s in all; what the cell would have defined after that line is missing")
+            return (f"{at}: stopped after {allowance:g} s, as the notebook's top level may run {self.budget_s:g} s "
+                    "in all (the rubric's notebook_timeout_s); what the cell would have defined after that line "
+                    "is missing")
         missing = error.get("missing_module")
         if isinstance(missing, str) and missing:
             return f"{at}: {missing} is not installed in the grading environment; cell {number} failed there"
