@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
+import types
 from pathlib import Path
 
 import jsonschema
@@ -199,3 +201,47 @@ def test_a_notebook_without_code_is_refused():
     empty = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 과제")]))
     with pytest.raises(NotebookError, match="no code cells"):
         read_cells(empty.encode(), "hw.ipynb")
+
+
+def test_selfcheck_in_colab_checks_the_running_notebook_and_displays_a_short_table(monkeypatch, capsys):
+    from grader import selfcheck
+
+    running = json.loads((NOTEBOOKS / "buggy_grad_w2_np.ipynb").read_text(encoding="utf-8"))
+    requests = []
+
+    def blocking_request(kind, request="", timeout_sec=None):
+        requests.append(kind)
+        return {"ipynb": running}
+
+    google, colab = types.ModuleType("google"), types.ModuleType("google.colab")
+    colab._message = types.SimpleNamespace(blocking_request=blocking_request)
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    result = selfcheck.check()
+    assert requests == ["get_ipynb"]
+    assert result.submission == "buggy_grad_w2_np" and result.score == result.max_score - 4  # via the report
+    text = repr(result)
+    assert len(text) < 600 and len(text.splitlines()) == 5, text  # title, three tasks, total
+    assert "total (visible checks)" in text and "33.5 / 37.5" in text
+    assert "<table>" in result._repr_html_() and len(result._repr_html_()) < 1500
+    printed = capsys.readouterr().out
+    assert "FAIL  task3/grad_w2_np/x1" in printed and "PASS" not in printed  # failures only; the value shows the table
+
+
+def test_selfcheck_in_jupyter_finds_the_notebook_file(monkeypatch, tmp_path):
+    from grader import selfcheck
+
+    class ZMQInteractiveShell:
+        user_ns: dict = {}
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JPY_SESSION_NAME", "course/hw2.ipynb")
+    assert selfcheck._in_jupyter() and not selfcheck._in_colab()
+    with pytest.raises(selfcheck.NotebookNotFound, match=r"pass its name, e.g. check\('hw2.ipynb'\)"):
+        selfcheck._jupyter_notebook()
+    (tmp_path / "hw2.ipynb").write_text("{}")
+    assert selfcheck._jupyter_notebook() == tmp_path / "hw2.ipynb"
