@@ -240,7 +240,7 @@ class NotebookRun:
                 self._warn(cell.number, f"{self.file_name}, cell {cell.number}: could not be run "
                                         f"({_text(reply.get('error'))})")
                 continue
-            remaining -= max(0.0, float(outcome.get("seconds", 0.0)))
+            remaining -= _seconds(outcome.get("seconds"))
             error = outcome.get("error")
             if isinstance(error, dict):
                 self._warn(cell.number, self._describe_failure(cell.number, error, allowance))
@@ -262,6 +262,15 @@ class NotebookRun:
 
     def _warn(self, number: int, text: str) -> None:
         self.failed.setdefault(number, text)
+
+
+def _seconds(value: Any) -> float:
+    """A duration from the child's reply (which student code could have rewritten)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if 0.0 <= seconds < 1e6 else 0.0
 
 
 def _text(error: Any) -> str:

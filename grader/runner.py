@@ -15,6 +15,7 @@ the training cases) is answered from the first reply.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,9 @@ class SubmissionRunner:
         where = self.submission.describe_location(error.get("where"))
         at = f" ({where})" if where else ""
         if kind == "import":
+            missing = re.fullmatch(r"ModuleNotFoundError: No module named '([\w.]+)'", text)
+            if missing:
+                text = f"{missing[1].split('.')[0]} is not installed in the grading environment"
             return f"{self._file_of(module or '')} could not be imported: {text}{at}"
         if kind == "missing":
             why = self._notebook.why_missing(function or "") if self._notebook is not None else ""

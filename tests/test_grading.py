@@ -154,3 +154,13 @@ def test_grading_many_in_one_session_equals_grading_each(sandbox, options, tmp_p
 def test_output_and_warnings_cost_nothing(grade_sample):
     report = grade_sample("broken/noisy")
     assert report.score == 100, [c for c in report.checks if c.status != "pass"]
+
+
+def test_a_py_file_that_cannot_be_imported_is_reported_once_with_the_missing_package(grade_sample, tmp_path):
+    path = tmp_path / "hw.py"
+    path.write_text("import numpy as np\n\nimport not_a_real_package_xyz\n")
+    report = grade_sample(path, assemble_it=False)
+    assert report.warnings == ("hw.py could not be imported: not_a_real_package_xyz is not installed in the grading "
+                               "environment (hw.py, line 3, in <module>)",)
+    assert {check.message for check in report.checks} == {"not run: hw.py could not be imported (see above)"}
+    assert report.score == 0

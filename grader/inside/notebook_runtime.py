@@ -207,7 +207,7 @@ def _install_stand_ins() -> None:
         try:  # keep other google.* packages (protobuf) importable where they are installed
             spec = importlib.util.find_spec("google")
             google.__path__ = list(spec.submodule_search_locations or []) if spec else []
-        except (ImportError, ValueError):
+        except Exception:  # ImportError, or an installation this process may not read
             google.__path__ = []
         sys.modules["google"] = google
     for name in stand_ins:
