@@ -190,6 +190,7 @@ def namespace_of(module_name: str) -> dict[str, Any]:
             "display": _display,
             "input": _no_input,
         })
+        sys.modules["IPython"].get_ipython = lambda: shell  # type: ignore[attr-defined]
         _modules[module_name] = module
         sys.modules[module_name] = module
     return module.__dict__
