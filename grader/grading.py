@@ -145,7 +145,7 @@ class _Unrunnable:
         self.reason = reason
 
     def call(self, function: str, *args: Any) -> Any:
-        raise CodeError(f"not run: {self.reason}")
+        raise CodeError("not run: the submission could not be loaded (see the error above)")
 
     def close(self) -> None:
         pass

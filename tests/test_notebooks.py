@@ -164,6 +164,7 @@ def test_bad_notebooks_get_a_one_line_error_and_spare_the_batch(sandbox, options
         assert report.status == "error" and expected in report.error, (name, report.error)
         assert "\n" not in report.error and report.error.startswith(str(tmp_path / name))
         assert report.score == 0 and report.max_score == 100
+        assert {c.message for c in report.checks} == {"not run: the submission could not be loaded (see the error above)"}
     assert reports[-1].status == "graded" and reports[-1].score == 100
 
 
