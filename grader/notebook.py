@@ -244,6 +244,8 @@ class NotebookRun:
             error = outcome.get("error")
             if isinstance(error, dict):
                 self._warn(cell.number, self._describe_failure(cell.number, error, allowance))
+                if error.get("timed_out"):  # a fresh process (after a crash in a check) does not wait for it again
+                    self.skipped.add(cell.number)
 
     def _describe_failure(self, number: int, error: dict[str, Any], allowance: float) -> str:
         line = error.get("line")

@@ -246,3 +246,34 @@ def test_selfcheck_in_jupyter_finds_the_notebook_file(monkeypatch, tmp_path):
         selfcheck._jupyter_notebook()
     (tmp_path / "hw2.ipynb").write_text("{}")
     assert selfcheck._jupyter_notebook() == tmp_path / "hw2.ipynb"
+
+
+def test_a_restarted_notebook_skips_the_cells_that_hung_or_killed_its_process():
+    from grader.compare import CodeError
+    from grader.notebook import Cell, NotebookRun
+
+    cells = tuple(Cell(number, f"# cell {number}", frozenset()) for number in (2, 3, 4, 5))
+    sent: list[int] = []
+
+    def send(message, timeout, subject):
+        number = message["cell"]
+        sent.append(number)
+        if number == 3:
+            return {"ok": True, "outcome": {"seconds": 60.0, "error": {"type": "CellTimeout", "line": 7,
+                                                                        "timed_out": True}}}
+        if number == 4 and sent.count(4) == 1:
+            raise CodeError("cell 4: the process was killed by signal 11 (SIGSEGV)")
+        return {"ok": True, "outcome": {"seconds": "garbage" if number == 5 else 0.01, "error": None}}
+
+    run = NotebookRun(cells, "submission", "hw.ipynb", budget_s=60.0, describe=lambda where: where)
+    run.run(send)
+    assert sent == [0, 2, 3, 4, 0, 2, 5]  # cell 0: the empty cell that creates the namespace
+    assert run.warnings == [
+        "hw.ipynb, cell 3, line 7: stopped after 60 s, as the notebook's top level may run 60 s in all (the "
+        "rubric's notebook_timeout_s); what the cell would have defined after that line is missing",
+        "hw.ipynb, cell 4: the process was killed by signal 11 (SIGSEGV); the grader skipped this cell and ran "
+        "the cells before it again in a fresh process",
+    ]
+    sent.clear()
+    run.run(send)  # a later fresh process: the same cells again, no new warning
+    assert sent == [0, 2, 5] and len(run.warnings) == 2
