@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import linecache
 import os
 import signal
 import sys
@@ -242,6 +243,7 @@ def run_cell(request: dict[str, Any], workdir: str) -> dict[str, Any]:
     source, budget = str(request["source"]), max(0.001, float(request["budget_s"]))
     namespace = namespace_of(module_name)
     filename = os.path.join(workdir, f"cell {number}")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # inspect.getsource works
     sink = _Discard()
     saved = sys.stdout, sys.stderr
     previous = signal.signal(signal.SIGALRM, _alarm)
