@@ -33,6 +33,8 @@ def results_json(report: Report, *, hidden_visibility: str = "after_published") 
     output = f"{report.submission}: {report.score:g} / {report.max_score:g}"
     if report.error:
         output += f"\nThe submission could not be graded: {report.error}"
+    if report.warnings:
+        output += "\nWarnings:\n" + "\n".join(f"- {warning}" for warning in report.warnings)
     return {
         "score": round(report.score, 4),
         "execution_time": round(report.duration_s),

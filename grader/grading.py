@@ -132,7 +132,8 @@ def _run_loaded(
     before_start: Callable[[int], None],
 ) -> None:
     """Run the check suite once over the loaded submissions, filling ``reports`` by path index."""
-    runners = [SubmissionRunner(sandbox, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed)
+    runners = [SubmissionRunner(sandbox, submission, timeout_s=options.limits.call_timeout_s, seed=options.seed,
+                                notebook_timeout_s=options.limits.notebook_timeout_s)
                for _, submission in loaded]
     began: dict[int, float] = {}
 
@@ -145,7 +146,8 @@ def _run_loaded(
     def finished(position: int, checks: list[CheckResult]) -> None:
         index, submission = loaded[position]
         duration = time.perf_counter() - began.get(position, time.perf_counter())
-        reports[index] = _report(submission, checks, options, duration_s=duration, layers=sandbox.layers)
+        reports[index] = _report(submission, checks, options, duration_s=duration, layers=sandbox.layers,
+                                 warnings=runners[position].warnings)
         if on_report is not None:
             on_report(index, reports[index])
 
@@ -159,6 +161,7 @@ def _report(
     *,
     duration_s: float,
     layers: dict[str, Any],
+    warnings: Sequence[str] = (),
 ) -> Report:
     tasks = tuple(
         TaskResult(task, title, tuple(c for c in checks if c.id.split("/", 1)[0] == task))
@@ -172,4 +175,5 @@ def _report(
         duration_s=max(duration_s, 0.0),
         sandbox=layers,
         content_hash=submission.content_hash,
+        warnings=tuple(warnings),
     )

@@ -83,6 +83,7 @@ class Report:
     error: str | None = None  # why the grader could not grade at all
     sandbox: dict[str, Any] = field(default_factory=dict)
     content_hash: str | None = None
+    warnings: tuple[str, ...] = ()  # shown once above the checks: failed imports, failed notebook cells
 
     @classmethod
     def without_results(
@@ -132,6 +133,7 @@ class Report:
             "status": self.status,
             "score": _points(self.score),
             "max_score": _points(self.max_score),
+            "warnings": list(self.warnings),
             "tasks": [task.to_json() for task in self.tasks],
             "environment": self.environment,
             "duration_s": round(self.duration_s, 3),

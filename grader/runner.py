@@ -15,11 +15,13 @@ the training cases) is answered from the first reply.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from .compare import CheckFailed, CodeError
+from .notebook import NotebookRun
 from .sandbox import ChildDied, ChildTimeout, Sandbox
 from .submission import Submission
 from .inside import wire
@@ -42,7 +44,8 @@ def encode_argument(value: Any, *, tensor: bool) -> dict[str, Any]:
 class SubmissionRunner:
     """Runs one submission's functions, one call at a time, in the sandbox."""
 
-    def __init__(self, sandbox: Sandbox, submission: Submission, *, timeout_s: float, seed: int = 0) -> None:
+    def __init__(self, sandbox: Sandbox, submission: Submission, *, timeout_s: float, seed: int = 0,
+                 notebook_timeout_s: float = 60.0) -> None:
         self.sandbox = sandbox
         self.submission = submission
         self.timeout_s = timeout_s
@@ -52,6 +55,12 @@ class SubmissionRunner:
         self._broken_modules: dict[str, str] = {}  # module -> why its import can never work
         self._timed_out: dict[str, str] = {}  # function -> message of its first timeout
         self._replies: dict[bytes, dict[str, Any]] = {}  # request -> reply, for repeated identical calls
+        self._import_failures: list[str] = []  # each failed import once, for the top of the report
+        self._notebook = (
+            NotebookRun(submission.cells, submission.modules["numpy"], submission.notebook_name,
+                        budget_s=notebook_timeout_s, describe=submission.describe_location)
+            if submission.kind == "notebook" else None
+        )
 
     # ------------------------------------------------------------ public
 
@@ -93,6 +102,11 @@ class SubmissionRunner:
             )
         return value
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the report shows once, above the checks: failed imports and failed notebook cells."""
+        return self._import_failures + (self._notebook.warnings if self._notebook is not None else [])
+
     def close(self) -> None:
         if self._child is not None:
             self._child.close()
@@ -117,27 +131,37 @@ class SubmissionRunner:
             raise CodeError(self._broken_modules[module])
         if module in self._imported and self._child is not None:
             return
+        if self._notebook is not None:
+            self._notebook.run(lambda message, timeout, subject: self._request(message, subject=subject,
+                                                                               timeout=timeout))
+            self._imported.add(module)
+            return
         try:
             reply = self._request({"op": "import", "module": module}, subject=f"importing {self._file_of(module)}")
         except CodeError as exc:
-            self._broken_modules[module] = exc.message
-            raise
+            raise self._import_failed(module, exc.message) from None
         if not reply.get("ok"):
-            message = self._error_text(None, reply.get("error"), module=module)
-            self._broken_modules[module] = message
-            raise CodeError(message)
+            raise self._import_failed(module, self._error_text(None, reply.get("error"), module=module))
         self._imported.add(module)
 
-    def _request(self, message: dict[str, Any] | bytes, *, subject: str, function: str | None = None) -> dict[str, Any]:
+    def _import_failed(self, module: str, message: str) -> CodeError:
+        """Keep the full reason once for the report's top; each check says only that it did not run."""
+        self._import_failures.append(message)
+        self._broken_modules[module] = f"not run: {self._file_of(module)} could not be imported (see above)"
+        return CodeError(self._broken_modules[module])
+
+    def _request(self, message: dict[str, Any] | bytes, *, subject: str, function: str | None = None,
+                 timeout: float | None = None) -> dict[str, Any]:
         """Send one request; a dead or hung child becomes :class:`CodeError` about ``subject``."""
         if self._child is None:
             self._child = self.sandbox.spawn(self.submission.files)
             self._imported.clear()
+        timeout = self.timeout_s if timeout is None else timeout
         try:
-            return self._child.request(message, timeout=self.timeout_s)
+            return self._child.request(message, timeout=timeout)
         except ChildTimeout as exc:
             self._child = None
-            text = f"timed out after {self.timeout_s:g} s"
+            text = f"timed out after {timeout:g} s"
             if function:
                 self._timed_out[function] = text
             raise CodeError(f"{subject}: {text}") from exc
@@ -152,9 +176,13 @@ class SubmissionRunner:
         where = self.submission.describe_location(error.get("where"))
         at = f" ({where})" if where else ""
         if kind == "import":
+            missing = re.fullmatch(r"ModuleNotFoundError: No module named '([\w.]+)'", text)
+            if missing:
+                text = f"{missing[1].split('.')[0]} is not installed in the grading environment"
             return f"{self._file_of(module or '')} could not be imported: {text}{at}"
         if kind == "missing":
-            return f"{function} is missing: {self._file_of(self._module_of(function or ''))} does not define it"
+            why = self._notebook.why_missing(function or "") if self._notebook is not None else ""
+            return f"{function} is missing: {self._file_of(self._module_of(function or ''))} does not define it{why}"
         if kind == "not_implemented":
             return f"{function} is not implemented yet: it raises NotImplementedError" + (f" at {where}" if where else "")
         return f"{function} raised {text}{at}"

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .notebook import Cell
 
 NUMPY_MODULE = "numpy_net"
 TORCH_MODULE = "torch_net"
@@ -30,8 +34,8 @@ class Submission:
     ``files`` maps a file name inside the sandbox's working directory to its
     bytes; ``modules`` maps ``"numpy"`` and ``"torch"`` to module names;
     ``display`` maps sandbox file names back to what the student calls them
-    (``submission.py`` → ``hw2.ipynb``); ``cell_of_line`` maps a line of a
-    converted notebook to ``(cell number, line in cell)``.
+    (``submission.py`` → ``hw2.ipynb``); ``cells`` holds a notebook's code
+    cells, converted to Python (see ``grader/notebook.py``).
     """
 
     name: str
@@ -39,7 +43,7 @@ class Submission:
     files: dict[str, bytes]
     modules: dict[str, str]
     display: dict[str, str] = field(default_factory=dict)
-    cell_of_line: dict[int, tuple[int, int]] = field(default_factory=dict)
+    cells: tuple[Cell, ...] = ()
 
     @property
     def content_hash(self) -> str:
@@ -57,10 +61,14 @@ class Submission:
         if not match:
             return where
         file, line, rest = match["file"], int(match["line"]), match["rest"]
-        if self.kind == "notebook" and file == f"{SINGLE_MODULE}.py" and line in self.cell_of_line:
-            cell, cell_line = self.cell_of_line[line]
-            return f"{self.display[file]}, cell {cell}, line {cell_line}{rest}"
+        if self.kind == "notebook" and re.fullmatch(r"cell \d+", file):
+            return f"{self.notebook_name}, {file}, line {line}{rest}"
         return f"{self.display.get(file, file)}, line {line}{rest}"
+
+    @property
+    def notebook_name(self) -> str:
+        """What the student calls the notebook (``hw2.ipynb``)."""
+        return self.display.get(f"{SINGLE_MODULE}.py", f"{self.name}.ipynb")
 
 
 def submission_name(path: Path) -> str:
@@ -81,8 +89,7 @@ def load_submission(path: Path) -> Submission:
     if path.suffix == ".py":
         return _single(name, "file", path.name, _read(path))
     if path.suffix == ".ipynb":
-        source, cells = notebook_to_source(_read(path), path)
-        return _single(name, "notebook", path.name, source, cells)
+        return _notebook(name, path)
     raise SubmissionError(f"{path}: not a submission (expected a folder, a .py file or a .ipynb notebook)")
 
 
@@ -92,8 +99,7 @@ def _load_folder(folder: Path, name: str) -> Submission:
     if not modules:
         singles = [p for p in entries if p.suffix in SUFFIXES]
         if len(singles) == 1:
-            inner = load_submission(singles[0])
-            return Submission(name, inner.kind, inner.files, inner.modules, inner.display, inner.cell_of_line)
+            return replace(load_submission(singles[0]), name=name)
         raise SubmissionError(
             f"{folder}: holds neither {NUMPY_MODULE}.py nor {TORCH_MODULE}.py (nor a single .py or .ipynb file)"
         )
@@ -106,52 +112,30 @@ def _load_folder(folder: Path, name: str) -> Submission:
     return Submission(name, "folder", files, {"numpy": NUMPY_MODULE, "torch": TORCH_MODULE})
 
 
-def _single(
-    name: str, kind: str, original: str, source: bytes, cells: dict[int, tuple[int, int]] | None = None
-) -> Submission:
+def _single(name: str, kind: str, original: str, source: bytes) -> Submission:
     file = f"{SINGLE_MODULE}.py"
-    return Submission(
-        name, kind, {file: source}, {"numpy": SINGLE_MODULE, "torch": SINGLE_MODULE}, {file: original}, cells or {}
-    )
+    return Submission(name, kind, {file: source}, {"numpy": SINGLE_MODULE, "torch": SINGLE_MODULE}, {file: original})
 
 
-def _read(path: Path) -> bytes:
+def _notebook(name: str, path: Path) -> Submission:
+    """A notebook: its code cells, run one by one in the sandbox as the module ``submission``."""
+    from .notebook import CELLS_FILE, MAX_NOTEBOOK_BYTES, NotebookError, cells_file, read_cells
+
+    try:
+        cells = read_cells(_read(path, limit=MAX_NOTEBOOK_BYTES), path.name)
+    except NotebookError as exc:
+        raise SubmissionError(f"{path}: {exc}") from None
+    modules = {"numpy": SINGLE_MODULE, "torch": SINGLE_MODULE}
+    return Submission(name, "notebook", {CELLS_FILE: cells_file(cells)}, modules,
+                      {f"{SINGLE_MODULE}.py": path.name}, cells)
+
+
+def _read(path: Path, *, limit: int = MAX_BYTES) -> bytes:
     try:
         size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SubmissionError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
+        if size > limit:
+            extra = " (embedded outputs count here: clear all outputs and save it again)" if path.suffix == ".ipynb" else ""
+            raise SubmissionError(f"{path}: larger than {limit >> 20} MiB{extra}")
         return path.read_bytes()
     except OSError as exc:
         raise SubmissionError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def notebook_to_source(raw: bytes, path: Path) -> tuple[bytes, dict[int, tuple[int, int]]]:
-    """The code cells of a notebook as one module, and where each line came from.
-
-    IPython syntax is neutralised line by line so that line numbers stay put:
-    shell escapes (``!pip ...``), line magics (``%matplotlib``) and whole cell
-    magics (``%%time``) become comments. Returns the source and a map from a
-    line of it to ``(cell number, line in that cell)``, cells counted from 1
-    over all cells as the notebook shows them.
-    """
-    import nbformat  # imported here: only notebooks need it
-
-    try:
-        notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
-    except Exception as exc:  # nbformat raises a zoo of exception types
-        raise SubmissionError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
-    lines: list[str] = []
-    origin: dict[int, tuple[int, int]] = {}
-    for number, cell in enumerate(notebook.cells, start=1):
-        if cell.cell_type != "code":
-            continue
-        source = cell.source.splitlines()
-        whole_cell_magic = bool(source) and source[0].lstrip().startswith("%%")
-        lines.append(f"# --- cell {number} ---")
-        for line_number, line in enumerate(source, start=1):
-            stripped = line.lstrip()
-            if whole_cell_magic or stripped.startswith(("!", "%")) or stripped.startswith("get_ipython("):
-                line = line[: len(line) - len(stripped)] + "pass  # notebook-only: " + stripped
-            lines.append(line)
-            origin[len(lines)] = (number, line_number)
-    return ("\n".join(lines) + "\n").encode("utf-8"), origin

@@ -27,6 +27,7 @@ def print_summary(report: Report, *, show_passing: bool, console: Console | None
         table.add_row(f"{task.id}  {task.title}", f"{task.score:g} / {task.max_score:g}",
                       f"{passed} / {len(task.checks)} passed")
     console.print(table)
+    print_warnings(report, console)
     for check in report.checks:
         if check.status == "pass" and not show_passing:
             continue
@@ -47,6 +48,14 @@ def print_summary(report: Report, *, show_passing: bool, console: Console | None
         console.print(Text(WEAK_SANDBOX_NOTE, style="dim"))
 
 
+def print_warnings(report: Report, console: Console) -> None:
+    """Each warning once (a failed import, a failed notebook cell), before the checks it explains."""
+    if report.warnings:
+        console.print(Text("warnings (the checks below that say \"see above\" refer to these):", style="bold yellow"))
+    for warning in report.warnings:
+        console.print(Text(f"  - {warning}", style="yellow"))
+
+
 def markdown_summary(report: Report) -> str:
     """The summary as Markdown, e.g. for a GitHub Actions job summary (``$GITHUB_STEP_SUMMARY``)."""
     lines = [f"## {report.submission}: {report.score:g} / {report.max_score:g}", ""]
@@ -56,6 +65,8 @@ def markdown_summary(report: Report) -> str:
     for task in report.tasks:
         passed = sum(check.status == "pass" for check in task.checks)
         lines.append(f"| {task.id} {task.title} | {task.score:g} / {task.max_score:g} | {passed} / {len(task.checks)} |")
+    if report.warnings:
+        lines += ["", "**Warnings:**", ""] + [f"- {_cell(warning)}" for warning in report.warnings]
     failing = [check for check in report.checks if check.status != "pass"]
     if failing:
         lines += ["", "| check | status | message |", "|---|---|---|"]

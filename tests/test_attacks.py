@@ -32,7 +32,8 @@ TORCH_GROUPS = {"task1/Net", "task1/forward_torch", "task2/grad_w1_torch", "task
 EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
     "exit_in_call": {"task1/forward_np": ("error", "forward_np raised SystemExit: 3"),
                      "task1/relu": ("error", "relu: the process exited with code 0")},
-    "os_exit_at_import": {g: ("error", "exited with code 7") for g in TORCH_GROUPS},
+    # the reason ("the process exited with code 7") is in the report's warnings, once: see test_attack
+    "os_exit_at_import": {g: ("error", "not run: torch_net.py could not be imported (see above)") for g in TORCH_GROUPS},
     "infinite_loop_ignoring_signals": {"task3/train_torch": ("error", "timed out after 2 s"),
                                        "task3/agreement": ("error", "timed out after 2 s")},
     "memory_bomb": {"task3/grad_w2_np": ("error", "grad_w2_np")},
@@ -167,6 +168,8 @@ def any_sandbox(request, sandbox, options):
 def test_attack(attack, world, any_sandbox, options):
     report = grade_attack(attack, world / "incoming", any_sandbox, options)
     check_honest(report, attack, bubblewrap=any_sandbox.layers["bubblewrap"])
+    if attack == "os_exit_at_import":
+        assert len(report.warnings) == 1 and "exited with code 7" in report.warnings[0], report.warnings
     assert sandbox_processes(any_sandbox) == []
 
 

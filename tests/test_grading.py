@@ -78,10 +78,11 @@ def test_hard_coded_visible_answers_pass_visible_and_fail_hidden_checks(grade_sa
 def test_exit_at_import_costs_only_that_modules_checks(grade_sample):
     report = grade_sample("broken/exit_at_import")
     assert report.status == "graded"
+    assert len(report.warnings) == 1 and "numpy_net.py could not be imported: SystemExit" in report.warnings[0]
     for check in report.checks:
         if check.function in NUMPY_FUNCTIONS or check.function == "agreement":
             assert check.status == "error", check
-            assert "numpy_net.py could not be imported: SystemExit" in check.message
+            assert check.message == "not run: numpy_net.py could not be imported (see above)"
         else:
             assert check.status == "pass", check
 
@@ -97,11 +98,13 @@ def test_hang_in_train_np_times_out_and_the_rest_is_graded(grade_sample):
 
 def test_syntax_error_in_one_module_leaves_the_other_graded(grade_sample):
     report = grade_sample("broken/syntax_error")
+    assert len(report.warnings) == 1, report.warnings  # once at the top, not on every check
+    assert report.warnings[0].startswith("torch_net.py could not be imported: SyntaxError")
+    assert "(torch_net.py, line 5)" in report.warnings[0]
     for check in report.checks:
         if check.function in TORCH_FUNCTIONS:
             assert check.status == "error", check
-            assert check.message.startswith("torch_net.py could not be imported: SyntaxError")
-            assert "(torch_net.py, line 5)" in check.message
+            assert check.message == "not run: torch_net.py could not be imported (see above)"
         elif check.function != "agreement":
             assert check.status == "pass", check
 
@@ -151,3 +154,13 @@ def test_grading_many_in_one_session_equals_grading_each(sandbox, options, tmp_p
 def test_output_and_warnings_cost_nothing(grade_sample):
     report = grade_sample("broken/noisy")
     assert report.score == 100, [c for c in report.checks if c.status != "pass"]
+
+
+def test_a_py_file_that_cannot_be_imported_is_reported_once_with_the_missing_package(grade_sample, tmp_path):
+    path = tmp_path / "hw.py"
+    path.write_text("import numpy as np\n\nimport not_a_real_package_xyz\n")
+    report = grade_sample(path, assemble_it=False)
+    assert report.warnings == ("hw.py could not be imported: not_a_real_package_xyz is not installed in the grading "
+                               "environment (hw.py, line 3, in <module>)",)
+    assert {check.message for check in report.checks} == {"not run: hw.py could not be imported (see above)"}
+    assert report.score == 0

@@ -6,6 +6,9 @@ The grader sends one request at a time and waits for the reply:
     ``{"ok": true}``.
 ``{"op": "import", "module": "numpy_net"}``
     imports the student's module; ``{"ok": true}`` or an error.
+``{"op": "cell", "module": "submission", "cell": 3, "source": "...", "budget_s": 60}``
+    runs one notebook cell in the notebook's namespace (``notebook_runtime``),
+    which becomes the module ``submission``; replies how the cell went.
 ``{"op": "call", "module": "numpy_net", "function": "forward_np", "args": [["x", v], ...], "seed": 0}``
     seeds ``random``, ``numpy`` and ``torch``, calls the function with the
     decoded arguments (in order) and replies
@@ -37,7 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import wire
+from . import notebook_runtime, wire
 
 MAX_REQUEST_BYTES = 64 << 20
 
@@ -70,6 +73,8 @@ def _answer(request: dict[str, Any], workdir: str) -> dict[str, Any]:
             return _import(str(request["module"]), workdir)
         if op == "call":
             return _call(request, workdir)
+        if op == "cell":
+            return notebook_runtime.run_cell(request, workdir)
     except (KeyError, TypeError, ValueError, wire.WireError) as exc:
         return _error("bad_request", exc, workdir)
     return {"ok": False, "error": {"kind": "bad_request", "type": "", "message": f"unknown op {op!r}", "where": None}}
