@@ -1,7 +1,8 @@
 """The ``grader`` command: a thin layer over :mod:`grader.grading`.
 
 Exit codes: 0 when a report was written (whatever the score), 2 for a usage
-error (one line on stderr), 1 only when the grader itself failed.
+error (one line on stderr), 1 only when the grader itself failed, or when
+``--fail-under SCORE`` was given and the score is below it (a CI gate).
 """
 
 from __future__ import annotations

@@ -355,3 +355,11 @@ def test_when_the_grader_cannot_start_run_autograder_still_writes_results(autogr
     assert finished.returncode == 0
     results = valid(json.loads((root / "results" / "results.json").read_text()))
     assert results["score"] == 0 and results["tests"][0]["name"] == "The autograder failed"
+
+
+def test_the_uploaded_wheel_holds_the_grader_and_what_grader_release_writes(autograder):
+    [wheel] = (autograder / "source").glob("nn_autograder-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"grader/gradescope.py", "grader/inside/harness.py", "reference/numpy_net.py",
+            "grader/release/templates/gradescope/setup.sh", "grader/release/templates/gradescope/run_autograder",
+            "grader/release/templates/classroom/student-classroom.yml"} <= names
