@@ -14,7 +14,11 @@
 set -euo pipefail
 
 root="${AUTOGRADER_ROOT:-/autograder}"
-source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The unpacked zip: /autograder/source, wherever Gradescope runs this script from.
+source_dir="$root/source"
+if ! compgen -G "$source_dir/nn_autograder-*.whl" >/dev/null; then
+    source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+fi
 venv="$root/venv"
 torch_index="${AUTOGRADER_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
 skip_apt="${AUTOGRADER_SKIP_APT:-0}"
