@@ -363,3 +363,15 @@ def test_the_uploaded_wheel_holds_the_grader_and_what_grader_release_writes(auto
     assert {"grader/gradescope.py", "grader/inside/harness.py", "reference/numpy_net.py",
             "grader/release/templates/gradescope/setup.sh", "grader/release/templates/gradescope/run_autograder",
             "grader/release/templates/classroom/student-classroom.yml"} <= names
+
+
+def test_with_bubblewrap_and_an_unlocked_install_the_results_say_which_layers_were_in_force(tmp_path):
+    reference_folder(tmp_path / "submission")
+    results = valid(run_autograder(tmp_path, started=time.time()))
+    assert results["score"] == 100
+    layers = results["extra_data"]["sandbox"]
+    from grader.sandbox.bubblewrap import probe
+
+    assert layers["bubblewrap"] is (probe(as_root=os.geteuid() == 0) is None)
+    assert layers["answers_file_permissions"] is False  # this checkout is readable by all: the layer is not claimed
+    assert json.loads((tmp_path / "results" / "report.json").read_text())["sandbox"] == layers
