@@ -33,6 +33,7 @@ import pytest
 from conftest import REFERENCE, ROOT, SUBMISSIONS, assemble
 from grader import gradescope
 from grader.gradescope import LayoutError, locate_submission, results_json, run_autograder
+from grader.release.gradescope_zip import TEMPLATES as GRADESCOPE_TEMPLATES
 from grader.release.gradescope_zip import write_gradescope
 
 SCHEMA = json.loads((ROOT / "integrations" / "gradescope" / "results.schema.json").read_text())
@@ -345,13 +346,17 @@ def test_without_bubblewrap_file_permissions_keep_the_installed_reference_from_s
     assert torch_score == torch_max  # the honest part keeps its points
 
 
-def test_when_the_grader_cannot_start_run_autograder_still_writes_results(autograder, tmp_path):
+@pytest.mark.parametrize("python", [None, "#!/bin/sh\nsleep 60\n"], ids=["no python", "a grader that hangs"])
+def test_when_the_grader_cannot_finish_run_autograder_still_writes_results(python, tmp_path):
     root = tmp_path / "autograder"
-    (root / "venv" / "bin").mkdir(parents=True)  # a venv without a Python
-    shutil.copy(autograder / "run_autograder", root / "run_autograder")
+    (root / "venv" / "bin").mkdir(parents=True)
+    if python is not None:
+        (root / "venv" / "bin" / "python").write_text(python)
+        (root / "venv" / "bin" / "python").chmod(0o755)
+    shutil.copy(GRADESCOPE_TEMPLATES / "run_autograder", root / "run_autograder")
     reference_folder(root / "submission")
-    finished = subprocess.run([str(root / "run_autograder")], env={"PATH": os.environ["PATH"],
-                              "AUTOGRADER_ROOT": str(root)}, capture_output=True, text=True)
+    finished = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, timeout=60,
+                              env={"PATH": os.environ["PATH"], "AUTOGRADER_ROOT": str(root), "AUTOGRADER_TIMEOUT_S": "1"})
     assert finished.returncode == 0
     results = valid(json.loads((root / "results" / "results.json").read_text()))
     assert results["score"] == 0 and results["tests"][0]["name"] == "The autograder failed"
