@@ -252,7 +252,9 @@ def run_autograder(root: Path, *, started: float, bubblewrap: bool | None = None
     results_dir = root / "results"
     max_score = 100.0
     try:
-        from .cli import _options, build_parser  # the same options as `grader grade` builds
+        # The options `grader grade SUBMISSION` builds from its command line: the same rubric, and
+        # whatever else the command line reads (run_autograder exports GRADER_SECRET from source/secret).
+        from .cli import _options, build_parser
         from .grading import grade
 
         arguments = build_parser().parse_args(["grade", str(root / "submission"),
