@@ -1,7 +1,8 @@
 """The ``grader`` command: a thin layer over :mod:`grader.grading`.
 
 Exit codes: 0 when a report was written (whatever the score), 2 for a usage
-error (one line on stderr), 1 only when the grader itself failed.
+error (one line on stderr), 1 only when the grader itself failed, or when
+``--fail-under SCORE`` was given and the score is below it (a CI gate).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from . import __version__
 from .checks import ChecksError
 from .grading import GradingOptions, grade
 from .gradescope import results_json
+from .junit import write_junit
 from .report import dumps, write_atomically, write_report
 from .rubric import RubricError, load_rubric
 from .sandbox import SandboxUnavailable
@@ -41,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="refuse to grade unless the strong sandbox layer (bubblewrap, unprivileged) is in force")
         group.add_argument("--no-bubblewrap", action="store_true", help="do not use bubblewrap even where available")
 
+    def ci_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--junit", type=Path, metavar="REPORT.xml", help="also write JUnit XML here")
+        command.add_argument("--fail-under", type=float, metavar="SCORE",
+                             help="exit 1 when the score is below SCORE points (a CI gate)")
+
     grade_cmd = commands.add_parser("grade", help="grade one submission into a JSON report")
     grade_cmd.add_argument("submission", type=Path, help="a folder, a .py file or a .ipynb notebook")
     grade_cmd.add_argument("-o", "--output", type=Path, help="write the JSON report here")
@@ -50,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--markdown", type=Path, metavar="FILE",
                            help="append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
     sandbox_options(grade_cmd)
+    ci_options(grade_cmd)
 
     check_cmd = commands.add_parser("check", help="a student's self-check: visible checks only")
     check_cmd.add_argument("submission", type=Path, nargs="?", default=Path("."),
                            help="your folder, .py file or notebook (default: the current folder)")
     sandbox_options(check_cmd)
+    ci_options(check_cmd)
 
     batch_cmd = commands.add_parser("batch", help="grade every entry directly under DIR")
     batch_cmd.add_argument("directory", type=Path)
@@ -141,8 +150,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print_summary(report, show_passing=True)
         print(f"These are the visible checks only ({report.max_score:g} of {options.rubric.total:g} points); "
               "hidden checks with other sizes, seeds and masks run when your submission is graded.")
-        return EXIT_OK
-    outputs = [path for path in (args.output, args.gradescope, args.markdown) if path]
+        return _ci_outputs(report, args, submission, EXIT_OK)
+    outputs = [path for path in (args.output, args.gradescope, args.markdown, args.junit) if path]
     options = _options(args, hide=[submission.parent, *(path.resolve().parent for path in outputs)])
     report = _grade_checked(submission, options, args)
     if args.output:
@@ -158,7 +167,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         print_summary(report, show_passing=False)
         if args.output:
             print(f"report written to {args.output}")
-    return EXIT_GRADER_FAILED if report.internal_errors else EXIT_OK
+    return _ci_outputs(report, args, submission, EXIT_GRADER_FAILED if report.internal_errors else EXIT_OK)
+
+
+def _ci_outputs(report, args: argparse.Namespace, submission: Path, status: int) -> int:
+    """Write ``--junit``; exit 1 under ``--fail-under`` (unless the grader already failed)."""
+    if args.junit:
+        write_junit(report, args.junit, submission=submission)
+    if args.fail_under is not None and report.score < args.fail_under:
+        print(f"grader: score {report.score:g} is below --fail-under {args.fail_under:g}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    return status
 
 
 def _shard(text: str | None):  # -> Shard | None
