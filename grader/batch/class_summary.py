@@ -273,7 +273,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; 
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
 table { border-collapse: collapse; } td, th { padding: 0.2rem 0.6rem; text-align: left; vertical-align: middle; }
 tr:nth-child(even) td { background: #f4f4f4; } th { border-bottom: 1px solid #999; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { display: inline-block; height: 0.8rem; background: #4c78a8; vertical-align: middle; }
 .bar.low { background: #e45756; } .bar.mid { background: #f2a93b; }
 .stats span { margin-right: 1.5rem; } .dim { color: #777; } code { font-size: 0.9em; }

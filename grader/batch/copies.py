@@ -122,8 +122,11 @@ def find_copies(sources: Mapping[str, str], *, template: Iterable[str] = (),
     template_digests = {hashlib.sha256(normalise(t).encode()).hexdigest() for t in [*template, "\n".join(template)]}
     identical = tuple(tuple(names) for digest, names in sorted(by_digest.items(), key=lambda kv: kv[1])
                       if len(names) > 1 and digest not in template_digests)
+    template_copies = {name for names in by_digest.values() for name in names
+                       if hashlib.sha256(normalise(sources[name]).encode()).hexdigest() in template_digests}
     same = {frozenset(pair) for group in identical for pair in itertools.combinations(group, 2)}
-    similar = tuple(p for p in _similar(sources, template, threshold) if frozenset((p.first, p.second)) not in same)
+    similar = tuple(p for p in _similar(sources, template, threshold) if frozenset((p.first, p.second)) not in same
+                    and not {p.first, p.second} & template_copies)
     return CopyFindings(identical=identical, similar=similar,
                         threshold=threshold, compared=len(sources))
 
@@ -133,8 +136,11 @@ def _similar(sources: Mapping[str, str], template: Iterable[str], threshold: flo
 
     import numpy as np
 
+    template = list(template)
+    handed_out = [*template, "\n".join(template)]  # as separate files and as one (a notebook, a joined folder)
     boilerplate = np.unique(np.array(
-        [h for text in template for h in _fingerprint(CodeFingerprint, text, win_size=1).hashes], dtype=np.int64))
+        [h for text in handed_out if text for h in _fingerprint(CodeFingerprint, text, win_size=1).hashes],
+        dtype=np.int64))
     prints = {}
     for name in sorted(sources):
         try:
