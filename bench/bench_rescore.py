@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,6 +62,11 @@ def build_reports(work: Path, count: int) -> Path:
     return output
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
@@ -72,18 +79,23 @@ def main() -> int:
         output = build_reports(work, args.count)
         rubrics = [new_rubric(work / "new.toml"), work / "packaged.toml"]
         shutil.copy(ROOT / "grader" / "assignment" / "rubric.toml", rubrics[1])
-        times = []
+        times: list[float] = []
+        cpus: list[float] = []
         for run in range(args.repeat):
             rubric = rubrics[run % 2]  # alternate, so every run really changes every score
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), _children_cpu()
             done = subprocess.run([*GRADER, "rescore", str(output), "--rubric", str(rubric)], capture_output=True,
                                   text=True)
             times.append(time.perf_counter() - started)
+            cpus.append(_children_cpu() - cpu_before)
             if done.returncode != 0:
                 print(done.stdout, done.stderr, file=sys.stderr)
                 return 1
-            print(f"  run {run + 1}: {times[-1]:.2f} s  ({done.stdout.strip().splitlines()[-1][:90]}...)")
+            print(f"  run {run + 1}: {times[-1]:.2f} s wall, {cpus[-1]:.2f} s CPU  "
+                  f"({done.stdout.strip().splitlines()[-1][:60]}...)")
         median = statistics.median(times)
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s); "
+              f"median CPU time {statistics.median(cpus):.2f} s")
         verdict = "ok" if median < TARGET_S else "OVER TARGET"
         print(f"rescore of {args.count} reports (fresh process, outputs rewritten): median {median:.2f} s "
               f"over {args.repeat} run(s); target < {TARGET_S:g} s: {verdict}")

@@ -47,6 +47,7 @@ class ClassOutputs:
     roster: RosterMatch | None = None
     exports: list[Path] = field(default_factory=list)
     copies: CopyFindings | None = None
+    summary: class_summary.ClassSummary | None = None
 
 
 def batch_dir(output: Path) -> Path:
@@ -97,7 +98,7 @@ def write_class_outputs(output: Path, reports: Mapping[str, Mapping[str, Any] | 
         done.exports.append(exports.write_export(kind, output, rows, assignment=settings.assignment, points=points,
                                                  participant_ids=settings.layout == "moodle"))
     done.copies = read_findings(batch_dir(output) / COPIES_FILE)
-    summary = class_summary.summarise(reports)
+    summary = done.summary = class_summary.summarise(reports)
     class_summary.write_html(summary_path, summary, title=settings.title, copies=done.copies, roster=done.roster)
     write_report_pages(output, reports)
     return done

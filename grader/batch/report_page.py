@@ -103,7 +103,7 @@ def write_report_pages(output: Path, reports: Mapping[str, Mapping[str, Any] | N
         if report is None:
             continue
         wanted.add(page_name(name))
-        write_atomically(folder / page_name(name), render_report_page(name, report))
+        write_atomically(folder / page_name(name), render_report_page(name, report), durable=False)
     for stale in folder.glob("*.html"):
         if stale.name not in wanted:
             stale.unlink(missing_ok=True)

@@ -21,9 +21,9 @@ regrading everything.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from collections.abc import Mapping
 from importlib import resources
@@ -90,15 +90,15 @@ def rescore_report(report: Mapping[str, Any], rubric: Rubric) -> dict[str, Any]:
     rounded to 4 places when written. Raises :class:`StaleReport` when the
     report's checks do not match the rubric's groups.
     """
-    data = copy.deepcopy(dict(report))
-    tasks = data.get("tasks") or []
+    tasks = [dict(task, checks=[dict(check) for check in task.get("checks", [])]) for task in report.get("tasks") or []]
+    data = {**report, "tasks": tasks}  # new containers all the way down to the checks: ``report`` is untouched
     counts = Counter(str(check["id"]).rsplit("/", 1)[0] for task in tasks for check in task["checks"])
     if tasks:
         try:
             rubric.verify_groups(dict(counts))
         except RubricError as exc:
             raise StaleReport(str(exc)) from None
-    total = 0.0
+    total = total_max = 0.0
     for task in tasks:
         task_score = task_max = 0.0
         for check in task["checks"]:
@@ -111,11 +111,10 @@ def rescore_report(report: Mapping[str, Any], rubric: Rubric) -> dict[str, Any]:
         task["score"], task["max_score"] = round(task_score, 4), round(task_max, 4)
         task["title"] = rubric.task_titles.get(task["id"], task.get("title", ""))
         total += task_score
-    data["score"] = round(total, 4)
-    data["max_score"] = round(sum(float(task["max_score"]) for task in tasks), 4) if tasks else data.get(
-        "max_score", 0.0)
-    if tasks:  # the same sum the grader computes: unrounded task maxima
-        data["max_score"] = round(sum(rubric.group(g).points for g in counts), 4)
+        total_max += task_max
+    if tasks:  # the grader's own sums: of unrounded check scores, task by task
+        data["score"] = round(total, 4)
+        data["max_score"] = round(total_max, 4)
     return data
 
 
@@ -178,6 +177,7 @@ def rescore_folder(folder: Path, *, rubric_path: Path, console: Console | None =
     options = GradingOptions(rubric=rubric)
     checks, config = checks_fingerprint(options), config_fingerprint(options)
     reports: dict[str, dict[str, Any]] = {}
+    originals: dict[str, dict[str, Any]] = {}
     stale: list[str] = []
     for path in sorted(Path(folder).glob("*.json")):
         report = read_report(path)
@@ -188,6 +188,7 @@ def rescore_folder(folder: Path, *, rubric_path: Path, console: Console | None =
             if report.get("checks_hash") != checks:
                 raise StaleReport("made with other tolerances, limits, cases or grader code")
             reports[name] = {**rescore_report(report, rubric), "config_hash": config}
+            originals[name] = report
         except StaleReport as exc:
             stale.append(f"{name} ({exc})" if len(stale) < 10 else name)
     if stale:
@@ -195,13 +196,15 @@ def rescore_folder(folder: Path, *, rubric_path: Path, console: Console | None =
                            f"{', '.join(stale[:20])}{' ...' if len(stale) > 20 else ''}", style="bold red"))
         console.print(Text(f"nothing was changed; run grader batch CLASS_DIR -o {folder} --rubric {rubric_path}"))
         return False
-    for name, report in reports.items():
-        write_atomically(Path(folder) / f"{name}.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    changed = {name: report for name, report in reports.items() if report != originals[name]}
+    with ThreadPoolExecutor(max_workers=8) as writers:  # each write waits on its fsync: overlap them
+        list(writers.map(lambda item: write_atomically(Path(folder) / f"{item[0]}.json", json.dumps(
+            item[1], indent=2, ensure_ascii=False) + "\n"), changed.items()))
     record_rubric(folder, rubric_source(rubric_path))
     settings = outputs.load_settings(folder)
     done = outputs.write_class_outputs(folder, reports, settings=settings, gradebook_path=Path(folder) / GRADEBOOK,
                                        summary_path=Path(folder) / SUMMARY_PAGE)
-    class_summary.print_class_summary(class_summary.summarise(reports), console=console)
+    class_summary.print_class_summary(done.summary or class_summary.summarise(reports), console=console)
     console.print(Text(f"rescored {len(reports)} report(s) in {time.perf_counter() - started:.2f} s without running "
                        f"any code; gradebook {Path(folder) / GRADEBOOK}, class summary {Path(folder) / SUMMARY_PAGE}"
                        + "".join(f", export {path}" for path in done.exports)))

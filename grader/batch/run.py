@@ -441,7 +441,8 @@ def run_batch(
                           f"{len(done.up_to_date)} up to date are kept in {done.output}; "
                           "run the same command again to grade the rest")
             raise
-    class_summary.print_class_summary(class_summary.summarise(result.reports), console=console)
+    done = result.class_outputs or outputs.ClassOutputs()
+    class_summary.print_class_summary(done.summary or class_summary.summarise(result.reports), console=console)
     if result.layout != "plain":
         console.print(Text(f"layout: {result.layout} ({len(result.entries)} submission(s) after grouping)"))
     if result.rescored:
@@ -449,7 +450,6 @@ def run_batch(
     if result.stale:
         console.print(Text(f"stale (tolerances, limits, cases or grader code changed), regraded: "
                            f"{', '.join(result.stale)}"))
-    done = result.class_outputs or outputs.ClassOutputs()
     print_findings(done, console)
     console.print(f"graded {len(result.graded)}, up to date {len(result.up_to_date)}, rescored {len(result.rescored)}; "
                   f"reports in {result.output}, gradebook {result.gradebook_path}, class summary {result.summary_path}"
