@@ -215,7 +215,7 @@ def _student_line(name: str, report: Mapping[str, Any] | None) -> StudentLine:
         score=float(report.get("score", 0.0)), max_score=float(report.get("max_score", 0.0)),
         tasks=tuple((str(task["id"]), float(task["score"])) for task in report.get("tasks", [])),
         hints=tuple(dict.fromkeys(hint for hint, _ in _hints(report))),
-        student_id=str(student.get("id") or ""), late=student.get("late") if "late" in student else None,
+        student_id=str(student.get("id") or ""), late=student.get("late"),
         has_page=True,
     )
 

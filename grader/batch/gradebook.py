@@ -60,7 +60,7 @@ def row_from_report(name: str, report: Mapping[str, Any] | None) -> GradebookRow
         status=classify(report).status,
         student_id=str(student.get("id") or ""),
         email=str(student.get("email") or ""),
-        late=bool(student["late"]) if "late" in student else None,
+        late=None if student.get("late") is None else bool(student["late"]),
         full_name=str(student.get("name") or ""),
         score=float(report.get("score", 0.0)),
         max_score=float(report.get("max_score", 0.0)),

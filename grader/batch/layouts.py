@@ -56,7 +56,7 @@ class Student:
     id: str | None = None  # Canvas user id, Moodle participant id, Gradescope SID
     name: str | None = None  # the full name, when the download gives it
     email: str | None = None
-    late: bool = False
+    late: bool | None = None  # None: the download does not say (Moodle's, usually Gradescope's)
     files: tuple[str, ...] = ()  # the files as the LMS named them
 
     def to_json(self) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def _canvas(paths: Sequence[Path]) -> tuple[list[_Group], set[Path]]:
         if match is None or not path.is_file():
             others.add(path)
             continue
-        group = by_user.setdefault(match["user"], _Group(match["login"], Student(id=match["user"])))
+        group = by_user.setdefault(match["user"], _Group(match["login"], Student(id=match["user"], late=False)))
         original = match["file"]
         resubmitted = CANVAS_RESUBMISSION.match(original)
         if resubmitted:
@@ -192,9 +192,14 @@ def _gradescope(directory: Path, paths: Sequence[Path]) -> tuple[list[_Group], s
 
         name = field_of("name") or path.name
         student = Student(id=field_of("sid"), name=field_of("name"), email=field_of("email"),
-                          late=bool(record.get(":late?") or record.get("late")), files=(path.name,))
+                          late=_late(record), files=(path.name,))
         groups.append(_Group(name, student, [(f.relative_to(path).as_posix(), f) for f in _files_under(path)]))
     return _unique_names(groups), others
+
+
+def _late(record: dict[str, Any]) -> bool | None:
+    value = record.get(":late?", record.get("late"))
+    return None if value is None else bool(value)
 
 
 # ---------------------------------------------------------------- staging

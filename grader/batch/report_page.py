@@ -64,7 +64,7 @@ def render_report_page(name: str, report: Mapping[str, Any], *, back: str = "../
         facts.append(f"id {_e(student['id'])}")
     if student.get("email"):
         facts.append(_e(student["email"]))
-    if "late" in student:
+    if student.get("late") is not None:
         facts.append("<b>late</b>" if student.get("late") else "on time")
     if student.get("files"):
         facts.append("files: " + ", ".join(f"<code>{_e(f)}</code>" for f in student["files"][:20]))
