@@ -187,10 +187,12 @@ def test_copies_ignore_comments_layout_and_the_template():
     solution = (REFERENCE / "numpy_net.py").read_text()
     disguised = "# all my own work\n" + solution.replace("    ", "  ").replace("\n\n", "\n")
     template = copies.template_sources()
-    found = copies.find_copies({"alice": solution, "mallory": disguised, "t1": "\n".join(template),
-                                "t2": "\n".join(template)}, template=template)
+    renamed = solution.replace("h = ", "hidden = ").replace("(h)", "(hidden)").replace("probs", "p")
+    found = copies.find_copies({"alice": solution, "mallory": disguised, "carol": renamed,
+                                "t1": "\n".join(template), "t2": "\n".join(template)}, template=template)
     assert found.identical == (("alice", "mallory"),)  # two untouched templates are no lead
-    assert not any({p.first, p.second} == {"t1", "t2"} for p in found.similar)
+    assert {(p.first, p.second) for p in found.similar} == {("alice", "carol"), ("carol", "mallory")}
+    assert all(p.share > 0.9 for p in found.similar)
 
 
 # ---------------------------------------------------------------- a Canvas class, graded once

@@ -94,17 +94,15 @@ def arrange(entries: Sequence[Entry], *, directory: Path, layout: str, staging: 
     staging.mkdir(parents=True)
     if layout == "plain":
         return layout, _plain(entries, staging)
-    loose = [entry for entry in entries if len(entry.paths) > 1]
-    if loose:
-        raise LayoutError(f"{loose[0].conflict}")
-    paths = [entry.path for entry in entries]
+    paths = [path for entry in entries for path in entry.paths]  # names that collide as entries do not here
     if layout == "canvas":
         groups, others = _canvas(paths)
     elif layout == "moodle":
         groups, others = _moodle(paths)
     else:
         groups, others = _gradescope(directory, paths)
-    return layout, _stage_groups(groups, staging) + _plain([e for e in entries if e.path in others], staging)
+    rest = [entry for entry in entries if any(path in others for path in entry.paths)]
+    return layout, _stage_groups(groups, staging) + _plain(rest, staging)
 
 
 # ---------------------------------------------------------------- layouts
