@@ -352,10 +352,11 @@ def _students_table(summary: ClassSummary, roster: RosterMatch | None) -> list[s
     task_ids = [task.id for task in summary.tasks] or list(dict.fromkeys(
         task for line in summary.students for task, _ in line.tasks))
     header = "".join(f"<th class=num>{_e(task)}</th>" for task in task_ids)
-    parts = [f"<h2>Students <span class=dim>({len(summary.students)})</span></h2>",
-             f'<table id="students"><tr><th>student</th><th>id</th><th class=num>score</th>{header}'
-             "<th>status</th><th>hints they got</th></tr>"]
     matched = roster.students if roster is not None else {}
+    with_ids = roster is not None or any(line.student_id for line in summary.students)
+    parts = [f"<h2>Students <span class=dim>({len(summary.students)})</span></h2>",
+             f'<table id="students"><tr><th>student</th>{"<th>id</th>" * with_ids}<th class=num>score</th>{header}'
+             "<th>status</th><th>hints they got</th></tr>"]
     for line in summary.students:
         name = _e(line.name)
         if line.has_page:
@@ -371,7 +372,7 @@ def _students_table(summary: ClassSummary, roster: RosterMatch | None) -> list[s
         if len(line.hints) > 6:
             hints += f"<br><span class=dim>and {len(line.hints) - 6} more</span>"
         score = "" if line.score is None else f"{_n(line.score)} / {_n(line.max_score or 0)}"
-        parts.append(f"<tr><td>{name}</td><td>{_e(ident)}</td><td class=num>{score}</td>"
+        parts.append(f"<tr><td>{name}</td>{f'<td>{_e(ident)}</td>' * with_ids}<td class=num>{score}</td>"
                      + "".join(f"<td class=num>{_n(scores[t]) if t in scores else ''}</td>" for t in task_ids)
                      + f"<td>{status}</td><td>{hints}</td></tr>")
     for student in roster.missing if roster is not None else ():

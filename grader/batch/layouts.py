@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .archives import ArchiveError, archive_stem, is_archive, submission_root, unpack
+from .archives import MAX_BYTES, MAX_FILES, ArchiveError, archive_stem, is_archive, submission_root, unpack
 
 if TYPE_CHECKING:
     from .run import Entry
@@ -239,7 +239,7 @@ def _stage_groups(groups: Sequence[_Group], staging: Path) -> list[Entry]:
         try:
             _stage(group, folder)
         except ArchiveError as exc:
-            refused = f"archive refused: {exc}"
+            refused = f"refused: {exc}"
         except OSError as exc:
             refused = f"cannot copy the submitted files ({exc.strerror or exc})"
         entries.append(Entry(name, (folder,), student=group.student, refused=refused))
@@ -255,6 +255,10 @@ def _folder_name(name: str) -> str:
 
 def _stage(group: _Group, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    total = sum(source.stat().st_size for _, source in group.sources)
+    if total > MAX_BYTES or len(group.sources) > MAX_FILES:
+        raise ArchiveError(f"{len(group.sources)} file(s), {total >> 20} MiB: more than a submission may hold "
+                           f"({MAX_FILES} files, {MAX_BYTES >> 20} MiB)")
     for index, (name, source) in enumerate(group.sources):
         if is_archive(source):
             unpacked = folder.parent / f".{folder.name}.{index}"
