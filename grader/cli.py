@@ -147,8 +147,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(f"{folder}: not a folder")
         return EXIT_OK if rescore_folder(folder, rubric_path=args.rubric) else EXIT_GRADER_FAILED
     if args.command == "batch":
-        from .batch.exports import DEFAULT_ASSIGNMENT
-        from .batch.outputs import OutputSettings, save_roster
+        from .batch.outputs import OutputSettings, load_settings, save_roster
         from .batch.rescore import rubric_source
         from .batch.roster import RosterError
         from .batch.run import default_output, run_batch  # imported on demand: only batch needs the pool
@@ -166,8 +165,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.output}: not a folder")
         options = _options(args)  # the batch hides the class and the reports from every submission
         _check_recorded_rubric(output, options, explicit=args.rubric is not None)
-        settings = OutputSettings(title=f"Class summary: {directory.resolve().name}", exports=tuple(args.export),
-                                  assignment=args.assignment or DEFAULT_ASSIGNMENT)
+        previous = load_settings(output)  # exports asked for once are kept up to date by later runs
+        settings = OutputSettings(title=f"Class summary: {directory.resolve().name}",
+                                  exports=tuple(dict.fromkeys([*previous.exports, *args.export])),
+                                  assignment=args.assignment or previous.assignment)
         if args.roster is not None:
             try:
                 save_roster(output, _existing(args.roster))
