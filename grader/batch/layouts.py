@@ -102,7 +102,16 @@ def arrange(entries: Sequence[Entry], *, directory: Path, layout: str, staging: 
     else:
         groups, others = _gradescope(directory, paths)
     rest = [entry for entry in entries if any(path in others for path in entry.paths)]
-    return layout, _stage_groups(groups, staging) + _plain(rest, staging)
+    return layout, _one_per_name(_stage_groups(groups, staging) + _plain(rest, staging))
+
+
+def _one_per_name(entries: list[Entry]) -> list[Entry]:
+    """Entries that ended up with the same name become one entry with all their paths: a conflict, reported."""
+    by_name: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+    return [same[0] if len(same) == 1 else replace(same[0], paths=tuple(p for e in same for p in e.paths))
+            for _, same in sorted(by_name.items())]
 
 
 # ---------------------------------------------------------------- layouts
@@ -110,8 +119,6 @@ def arrange(entries: Sequence[Entry], *, directory: Path, layout: str, staging: 
 
 def _plain(entries: Sequence[Entry], staging: Path) -> list[Entry]:
     """Entries as they are; archives unpacked and named after their stem."""
-    from .run import Entry
-
     taken = {entry.name for entry in entries if not is_archive(entry.path)}
     result: list[Entry] = []
     for entry in entries:
