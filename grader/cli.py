@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from .rubric import RubricError, load_rubric
 from .sandbox import SandboxUnavailable
 from .sandbox.modes import mode_line, planned, require_strong
 from .summary import markdown_summary, print_summary
+from .batch.exports import EXPORTS
+from .batch.layouts import LAYOUTS, LayoutError
 
 EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -71,7 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     batch_cmd.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers (default 2)")
     batch_cmd.add_argument("--force", action="store_true", help="regrade submissions whose report is up to date")
     batch_cmd.add_argument("--shard", metavar="K/N", help="grade only slice K of N (by entry name); merge with `grader merge`")
+    batch_cmd.add_argument("--layout", choices=LAYOUTS, default="auto",
+                           help="how DIR is laid out: an LMS download (canvas, moodle, gradescope) or one entry per "
+                                "submission (plain); default: detected from the names")
+    batch_cmd.add_argument("--roster", type=Path, metavar="ROSTER.csv",
+                           help="the class list: students without a submission get a 'missing' row")
+    batch_cmd.add_argument("--export", action="append", choices=EXPORTS, default=[],
+                           help="also write the CSV this LMS's gradebook imports (repeatable)")
+    batch_cmd.add_argument("--assignment", default=None,
+                           help='the assignment\'s column in the export (Canvas: "HW2 (123456)" with its id)')
     sandbox_options(batch_cmd)
+
+    rescore_cmd = commands.add_parser("rescore", help="recompute scores, gradebook and summary from reports "
+                                                      "under a new rubric, without running any code")
+    rescore_cmd.add_argument("reports", type=Path, help="a report folder written by grader batch")
+    rescore_cmd.add_argument("--rubric", type=Path, required=True, help="the new rubric TOML file")
 
     merge_cmd = commands.add_parser("merge", help="combine the report folders of `batch --shard` runs")
     merge_cmd.add_argument("output", type=Path, help="folder for the combined reports, gradebook and class summary")
@@ -104,6 +121,24 @@ def _options(args: argparse.Namespace, *, visible_only: bool = False, hide: Sequ
     return GradingOptions(rubric=rubric, visible_only=visible_only, bubblewrap=bubblewrap, hide=tuple(hide))
 
 
+def _check_recorded_rubric(output: Path, options: GradingOptions, *, explicit: bool) -> None:
+    """A batch into a folder graded with another rubric says so: silently regrading is never right."""
+    from .batch.rescore import RECORDED_RUBRIC, recorded_rubric, rubric_changes
+
+    recorded = recorded_rubric(output)
+    if recorded is None:
+        return
+    changes = rubric_changes(recorded, options.rubric)
+    if not changes:
+        return
+    where = output / RECORDED_RUBRIC
+    if not explicit:
+        raise UsageError(f"{output} was graded with the rubric in {where}, not the default one ({changes} differ); "
+                         f"pass --rubric {where} to keep it, or --rubric NEW.toml to change it")
+    print(f"grader: the rubric differs from the one recorded in {where} ({changes}): points-only changes are "
+          "rescored without running code, other changes regrade", file=sys.stderr)
+
+
 def _existing(path: Path) -> Path:
     if not path.exists() and not path.is_symlink():
         raise UsageError(f"{path}: no such file or folder")
@@ -119,7 +154,17 @@ def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "merge":
         return _merge(args)
+    if args.command == "rescore":
+        from .batch.rescore import rescore_folder
+
+        folder = _existing(args.reports)
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder")
+        return EXIT_OK if rescore_folder(folder, rubric_path=args.rubric) else EXIT_GRADER_FAILED
     if args.command == "batch":
+        from .batch.outputs import OutputSettings, load_settings, save_roster
+        from .batch.rescore import rubric_source
+        from .batch.roster import RosterError
         from .batch.run import default_output, run_batch  # imported on demand: only batch needs the pool
         from .sandbox import SandboxError
 
@@ -136,9 +181,22 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.output}: not a folder")
         options = _options(args)  # the batch hides the class and the reports from every submission
         print(mode_line(planned(options.bubblewrap)), file=sys.stderr)
+        _check_recorded_rubric(output, options, explicit=args.rubric is not None)
+        previous = load_settings(output)  # exports asked for once are kept up to date by later runs
+        settings = OutputSettings(title=f"Class summary: {directory.resolve().name}",
+                                  exports=tuple(dict.fromkeys([*previous.exports, *args.export])),
+                                  assignment=args.assignment or previous.assignment)
+        if args.roster is not None:
+            try:
+                save_roster(output, _existing(args.roster))
+            except RosterError as exc:
+                raise UsageError(str(exc)) from None
         try:
             result = run_batch(directory=directory, output=output, options=options, jobs=args.jobs,
-                               force=args.force, require_strong=args.require_sandbox, shard=shard)
+                               force=args.force, require_strong=args.require_sandbox, layout=args.layout,
+                               settings=settings, rubric_text=rubric_source(args.rubric), shard=shard)
+        except LayoutError as exc:
+            raise UsageError(f"{directory}: {exc}") from None
         except SandboxError as exc:  # the workers could not start or keep dying; reports so far are kept
             print(f"grader: error: {exc}", file=sys.stderr)
             return EXIT_GRADER_FAILED
@@ -193,7 +251,8 @@ def _shard(text: str | None):  # -> Shard | None
 
 def _merge(args: argparse.Namespace) -> int:
     """``grader merge OUT SHARD...``: copy the shards' reports into OUT, then its gradebook and summary."""
-    from .batch.run import report_path, write_class_outputs
+    from .batch import outputs
+    from .batch.run import GRADEBOOK, SUMMARY_PAGE, report_path
     from .batch.shards import ShardError, merge_folders
 
     output = args.output.resolve()
@@ -208,7 +267,15 @@ def _merge(args: argparse.Namespace) -> int:
     for name, report in merged.reports.items():
         if report is not None:
             write_atomically(report_path(output, name), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    write_class_outputs(output, merged.reports, title=f"Class summary: {output.name}")
+    first = Path(args.shards[0])
+    for kept in (outputs.ROSTER_FILE, outputs.COPIES_FILE):  # the same in every shard: the whole class's
+        if (outputs.batch_dir(first) / kept).is_file():
+            outputs.batch_dir(output).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(outputs.batch_dir(first) / kept, outputs.batch_dir(output) / kept)
+    settings = outputs.load_settings(first)
+    outputs.save_settings(output, settings)
+    outputs.write_class_outputs(output, merged.reports, settings=settings, gradebook_path=output / GRADEBOOK,
+                                summary_path=output / SUMMARY_PAGE)
     graded = sum(report is not None for report in merged.reports.values())
     print(f"merged {graded} report(s) from {len(args.shards)} folder(s) into {output}")
     for name, folders in merged.twice.items():

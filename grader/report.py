@@ -155,11 +155,12 @@ def dumps(report: Report) -> str:
     return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, *, durable: bool = True) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
     Readers never see a half-written file, and an interrupted write leaves
-    the previous version in place.
+    the previous version in place. ``durable=False`` skips the fsync, for
+    files derived from others and rewritten at will (HTML pages).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,8 @@ def write_atomically(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

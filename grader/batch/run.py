@@ -13,12 +13,21 @@ submissions) into ``OUT/<name>.json``, then writes the gradebook
 - Only this process writes files, each atomically, as soon as its report
   arrives: an interrupted batch keeps every report already written, and the
   gradebook is rewritten (entries without a report yet marked ``missing``).
+- The class folder may be an LMS download (``layout``: Canvas, Moodle,
+  Gradescope, or ``auto``): :mod:`.layouts` groups each student's files
+  into one submission staged under ``OUT/.staging/`` and records who it is
+  (id, name, email, late) in the report's ``student``; an archive is
+  unpacked safely (:mod:`.archives`) or refused with the reason.
 - A report is up to date, and its entry is not graded again (unless
   ``force``), when its ``content_hash`` matches the entry's files (for an
   entry that cannot be loaded: the same loading error) and its
   ``config_hash`` matches this run: a digest of the grader's own code, the
   rubric, the options and the versions of Python, NumPy and torch. A report
   that records a grader failure is never up to date.
+- A report whose only difference is the rubric's points (its ``checks_hash``
+  matches, see :mod:`.rescore`) is rescored from its checks' outcomes
+  without running any code; one made with other tolerances, limits, cases
+  or grader code is *stale*, listed, and graded again.
 """
 
 from __future__ import annotations
@@ -36,9 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
-from . import class_summary, gradebook
+from . import class_summary, copies, layouts, outputs
+from .layouts import Student
+from .outputs import OutputSettings
 from .progress import BatchProgress, progress_for
+from .rescore import StaleReport, checks_fingerprint, record_rubric, rescore_report
 from ..grading import GradingOptions, environment
 from ..checks import catalogue
 from ..formatting import WEAK_SANDBOX_NOTE
@@ -49,6 +62,7 @@ from .shards import Shard, write_manifest
 
 GRADEBOOK = "grades.csv"
 SUMMARY_PAGE = "summary.html"
+STAGING_DIR = ".staging"
 GRADER_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -61,6 +75,8 @@ class Entry:
 
     name: str
     paths: tuple[Path, ...]
+    student: Student | None = None  # who, when an LMS layout says so
+    refused: str | None = None  # why it cannot be graded (an archive refused)
 
     @property
     def path(self) -> Path:
@@ -214,6 +230,11 @@ class BatchResult:
     reports: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     graded: list[str] = field(default_factory=list)  # names graded by this run
     up_to_date: list[str] = field(default_factory=list)  # names whose report was kept
+    rescored: list[str] = field(default_factory=list)  # names rescored without running code (points changed)
+    stale: list[str] = field(default_factory=list)  # names regraded because tolerances, cases or code changed
+    layout: str = "plain"
+    settings: OutputSettings = field(default_factory=OutputSettings)
+    class_outputs: outputs.ClassOutputs | None = None
     interrupted: bool = False
     layers: dict[str, Any] = field(default_factory=dict)  # the sandbox's layers, when workers ran
 
@@ -249,6 +270,9 @@ def grade_batch(
     progress: BatchProgress | None = None,
     worker: Callable[..., None] = serve,
     shard: Shard | None = None,
+    layout: str = "auto",
+    settings: OutputSettings | None = None,
+    rubric_text: str | None = None,
 ) -> BatchResult:
     """Grade every entry of ``directory`` into ``output``; see the module docstring.
 
@@ -262,30 +286,55 @@ def grade_batch(
     directory, output = Path(directory).resolve(), Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     options = dataclasses.replace(options, hide=(*options.hide, directory, output))
-    everyone = discover(directory, exclude=[output])
+    found = discover(directory, exclude=[output])
+    layout, everyone = layouts.arrange(found, directory=directory, layout=layout, staging=output / STAGING_DIR)
     entries = [entry for entry in everyone if shard is None or shard.holds(entry.name)]
-    result = BatchResult(directory=directory, output=output, entries=entries)
+    settings = dataclasses.replace(settings or OutputSettings(title=f"Class summary: {directory.name}"),
+                                   layout=layout)
+    result = BatchResult(directory=directory, output=output, entries=entries, layout=layout, settings=settings)
     config = config_fingerprint(options)
+    checks = checks_fingerprint(options)
     existing = {entry.name: read_report(report_path(output, entry.name)) for entry in result.entries}
     todo: list[Entry] = []
     for entry in result.entries:
         report = existing[entry.name]
-        if (not force and entry.conflict is None and is_up_to_date(
-                report, name=entry.name, identity=entry_identity(entry.path), config=config,
-                require_strong=require_strong)):
-            result.reports[entry.name] = report
+        same = entry.conflict is None and entry.refused is None and report is not None and is_up_to_date(
+            {**report, "config_hash": config}, name=entry.name, identity=entry_identity(entry.path), config=config,
+            require_strong=require_strong)
+        if not force and same and report.get("config_hash") == config:
+            result.reports[entry.name] = _with_student(report, entry, output)
             result.up_to_date.append(entry.name)
-        else:
+        elif not force and same and report.get("checks_hash") == checks:
+            try:
+                rescored = {**rescore_report(report, options.rubric), "config_hash": config}
+            except StaleReport:
+                rescored = None
+            if rescored is not None:
+                result.reports[entry.name] = _with_student(rescored, entry, output, always=True)
+                result.rescored.append(entry.name)
+                continue
+            result.stale.append(entry.name)
             result.reports[entry.name] = None
             todo.append(entry)
-    conflicts = [entry for entry in todo if entry.conflict]
-    jobs_to_run = [Job(index, entry.name, entry.path) for index, entry in enumerate(todo) if not entry.conflict]
+        else:
+            if same:
+                result.stale.append(entry.name)
+            result.reports[entry.name] = None
+            todo.append(entry)
+    conflicts = [entry for entry in todo if entry.conflict or entry.refused]
+    jobs_to_run = [Job(index, entry.name, entry.path) for index, entry in enumerate(todo)
+                   if not (entry.conflict or entry.refused)]
+    students = {entry.name: entry.student for entry in result.entries}
     workers = max(1, min(jobs, len(jobs_to_run)))
     if progress is not None:
-        progress.start(total=len(result.entries), up_to_date=len(result.up_to_date), to_grade=len(todo),
+        progress.start(total=len(result.entries), up_to_date=len(result.up_to_date) + len(result.rescored),
+                       to_grade=len(todo),
                        workers=workers if jobs_to_run else 0)
 
     def record(name: str, report: dict[str, Any], *, grader_failure: bool) -> None:
+        report = {**report, "checks_hash": checks}
+        if students.get(name) is not None:
+            report["student"] = students[name].to_json()  # type: ignore[union-attr]
         write_atomically(report_path(output, name), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         result.reports[name] = report
         result.graded.append(name)
@@ -302,20 +351,38 @@ def grade_batch(
                     record(outcome.job.name, _report_of(outcome, options=options, config=config),
                            grader_failure=outcome.failure is not None)
         for entry in conflicts:
-            assert entry.conflict is not None
-            record(entry.name, failure_report(entry.name, entry.conflict, options=options, config=config,
+            reason = entry.conflict or entry.refused
+            assert reason is not None
+            record(entry.name, failure_report(entry.name, reason, options=options, config=config,
                                               grader_failure=False), grader_failure=False)
+        if result.graded or result.rescored or not (outputs.batch_dir(output) / outputs.COPIES_FILE).exists():
+            # every entry of the class, even in a shard: copies across shards are copies too
+            sources = copies.submission_sources({entry.name: entry.path for entry in everyone
+                                                 if not (entry.conflict or entry.refused)})
+            outputs.save_copies(output, copies.find_copies(sources, template=copies.template_sources()))
     except KeyboardInterrupt:
         result.interrupted = True
         raise BatchInterrupted(result) from None
     finally:
         if progress is not None:
             progress.stop()
+        outputs.save_settings(output, result.settings)
+        if rubric_text is not None:
+            record_rubric(output, rubric_text)
         write_outputs(result)
         if shard is not None:
             write_manifest(output, shard, names=[entry.name for entry in everyone],
                            graded=[entry.name for entry in entries], config=config)
     return result
+
+
+def _with_student(report: dict[str, Any], entry: Entry, output: Path, *, always: bool = False) -> dict[str, Any]:
+    """``report`` with the entry's student record, rewritten on disk when that changed (or ``always``)."""
+    wanted = entry.student.to_json() if entry.student is not None else report.get("student")
+    if always or wanted != report.get("student"):
+        report = {**report, "student": wanted} if wanted is not None else report
+        write_atomically(report_path(output, entry.name), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return report
 
 
 def _report_of(outcome: Outcome, *, options: GradingOptions, config: str) -> dict[str, Any]:
@@ -327,15 +394,10 @@ def _report_of(outcome: Outcome, *, options: GradingOptions, config: str) -> dic
 
 
 def write_outputs(result: BatchResult) -> None:
-    """The gradebook and the class summary page, from every entry's report (atomically)."""
-    write_class_outputs(result.output, result.reports, title=f"Class summary: {result.directory.name}")
-
-
-def write_class_outputs(output: Path, reports: Mapping[str, Mapping[str, Any] | None], *, title: str) -> None:
-    """``grades.csv`` and ``summary.html`` in ``output`` from every entry's report (None: no report)."""
-    rows = [gradebook.row_from_report(name, report) for name, report in reports.items()]
-    gradebook.write_gradebook(Path(output) / GRADEBOOK, rows)
-    class_summary.write_html(Path(output) / SUMMARY_PAGE, class_summary.summarise(reports), title=title)
+    """The gradebook, the exports, the class page and the students' pages, from every entry's report."""
+    result.class_outputs = outputs.write_class_outputs(result.output, result.reports, settings=result.settings,
+                                                       gradebook_path=result.gradebook_path,
+                                                       summary_path=result.summary_path)
 
 
 # ---------------------------------------------------------------- the command's front end
@@ -351,6 +413,9 @@ def run_batch(
     require_strong: bool = False,
     console: Console | None = None,
     shard: Shard | None = None,
+    layout: str = "auto",
+    settings: OutputSettings | None = None,
+    rubric_text: str | None = None,
 ) -> BatchResult:
     """:func:`grade_batch` with a progress display, then the class summary and where the files are.
 
@@ -360,16 +425,27 @@ def run_batch(
     with _terminate_as_interrupt():
         try:
             result = grade_batch(directory=directory, output=output, options=options, jobs=jobs, force=force,
-                                 require_strong=require_strong, progress=progress_for(console), shard=shard)
+                                 require_strong=require_strong, progress=progress_for(console), layout=layout,
+                                 settings=settings, rubric_text=rubric_text, shard=shard)
         except BatchInterrupted as stopped:
             done = stopped.result
             console.print(f"interrupted: {len(done.graded)} report(s) written by this run and "
                           f"{len(done.up_to_date)} up to date are kept in {done.output}; "
                           "run the same command again to grade the rest")
             raise
-    class_summary.print_class_summary(class_summary.summarise(result.reports), console=console)
-    console.print(f"graded {len(result.graded)}, up to date {len(result.up_to_date)}; reports in {result.output}, "
-                  f"gradebook {result.gradebook_path}, class summary {result.summary_path}")
+    done = result.class_outputs or outputs.ClassOutputs()
+    class_summary.print_class_summary(done.summary or class_summary.summarise(result.reports), console=console)
+    if result.layout != "plain":
+        console.print(Text(f"layout: {result.layout} ({len(result.entries)} submission(s) after grouping)"))
+    if result.rescored:
+        console.print(Text(f"rescored without running code (only points changed): {len(result.rescored)} report(s)"))
+    if result.stale:
+        console.print(Text(f"stale (tolerances, limits, cases or grader code changed), regraded: "
+                           f"{', '.join(result.stale)}"))
+    print_findings(done, console)
+    console.print(f"graded {len(result.graded)}, up to date {len(result.up_to_date)}, rescored {len(result.rescored)}; "
+                  f"reports in {result.output}, gradebook {result.gradebook_path}, class summary {result.summary_path}"
+                  + "".join(f", export {path}" for path in done.exports))
     for name in result.failures:
         report = result.reports.get(name)
         why = (report or {}).get("error", "no report")
@@ -377,6 +453,19 @@ def run_batch(
     if result.layers and not result.layers.get("strong"):
         console.print(f"[dim]{WEAK_SANDBOX_NOTE}[/]")
     return result
+
+
+def print_findings(done: outputs.ClassOutputs, console: Console) -> None:
+    """The roster's gaps and the copy leads, in a few lines (the class page has the details)."""
+    if done.roster is not None:
+        if done.roster.missing:
+            console.print(Text(f"missing (on the roster, no submission): "
+                               f"{', '.join(s.name or s.id for s in done.roster.missing)}", style="yellow"))
+        if done.roster.unknown:
+            console.print(Text(f"not on the roster: {', '.join(done.roster.unknown)}", style="yellow"))
+    if done.copies is not None and (done.copies.identical or done.copies.similar):
+        console.print(Text(f"possible copies (a lead, not a verdict): {len(done.copies.identical)} identical "
+                           f"group(s), {len(done.copies.similar)} similar pair(s); see the class summary"))
 
 
 @contextmanager

@@ -1,0 +1,213 @@
+"""Leads for a human: submissions that are the same, or nearly, once surface changes are set aside.
+
+Two measures, both over the submissions' Python source as the grader loads
+it (a notebook's code cells only: outputs and metadata never count):
+
+- **identical after normalisation**: comments, blank lines, indentation and
+  spacing removed token by token (:func:`normalise`); entries with equal
+  digests are grouped, whatever their names or file layout;
+- **similar**: ``copydetect``'s winnowed fingerprints (k-grams of tokens with
+  names and literals abstracted, as in MOSS), with every fingerprint of the
+  starter template removed first: code the whole class was handed is not
+  evidence. A pair is listed when the copied share of either side reaches
+  the threshold.
+
+Short solutions to the same exercise look alike by nature: these are pairs
+to look at, never a verdict, and the class page says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import itertools
+import json
+import keyword
+import tokenize
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..report import write_atomically
+from ..submission import SubmissionError, load_submission
+
+NOISE_TOKENS = 25  # copydetect's k: shorter matches are noise
+SIMILARITY_THRESHOLD = 0.8
+MIN_SHARED_FINGERPRINTS = 5
+_SKIPPED_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                   tokenize.ENCODING, tokenize.ENDMARKER}
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    first: str
+    second: str
+    first_share: float  # the part of ``first``'s code (template aside) also found in ``second``
+    second_share: float
+
+    @property
+    def share(self) -> float:
+        return max(self.first_share, self.second_share)
+
+
+@dataclass(frozen=True)
+class CopyFindings:
+    identical: tuple[tuple[str, ...], ...] = ()  # groups of entry names, each of 2 or more
+    similar: tuple[SimilarPair, ...] = ()  # above the threshold, most similar first
+    threshold: float = SIMILARITY_THRESHOLD
+    compared: int = 0  # how many submissions took part
+
+    def to_json(self) -> dict[str, Any]:
+        return {"identical": [list(group) for group in self.identical],
+                "similar": [asdict(pair) for pair in self.similar],
+                "threshold": self.threshold, "compared": self.compared}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CopyFindings:
+        return cls(identical=tuple(tuple(str(n) for n in group) for group in data.get("identical", [])),
+                   similar=tuple(SimilarPair(str(p["first"]), str(p["second"]), float(p["first_share"]),
+                                             float(p["second_share"])) for p in data.get("similar", [])),
+                   threshold=float(data.get("threshold", SIMILARITY_THRESHOLD)),
+                   compared=int(data.get("compared", 0)))
+
+
+def normalise(source: str) -> str:
+    """``source`` as its tokens separated by one space: comments and all layout gone.
+
+    Runs of white space inside strings (docstrings) become one space too.
+
+    Source that does not tokenize (a syntax error) falls back to its
+    non-blank, comment-free lines with spaces removed.
+    """
+    tokens = _tokens(source)
+    if tokens is None:
+        lines = (line.split("#", 1)[0] for line in source.splitlines())
+        return "\n".join("".join(line.split()) for line in lines if line.strip())
+    return " ".join(" ".join(text.split()) if kind == tokenize.STRING else text for kind, text in tokens)
+
+
+@lru_cache(maxsize=2048)
+def _tokens(source: str) -> tuple[tuple[int, str], ...] | None:
+    """The meaningful tokens of ``source`` (one tokenizer pass, shared by both measures); None if it does not tokenize."""
+    try:
+        return tuple((tok.type, tok.string) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                     if tok.type not in _SKIPPED_TOKENS)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+
+
+def submission_sources(paths: Mapping[str, Path]) -> dict[str, str]:
+    """Each loadable entry's Python source (its files in name order, joined); unloadable ones left out."""
+    sources = {}
+    for name, path in paths.items():
+        try:
+            submission = load_submission(path)
+        except SubmissionError:
+            continue
+        sources[name] = "\n".join(submission.files[file].decode("utf-8", "replace")
+                                  for file in sorted(submission.files) if file.endswith(".py"))
+    return sources
+
+
+def template_sources() -> list[str]:
+    """The starter template's Python files, as handed out (its lines are not evidence)."""
+    spec = importlib.util.find_spec("student_template")
+    folders = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return [path.read_text("utf-8") for folder in folders for path in sorted(folder.glob("*.py"))
+            if path.name != "__init__.py"]
+
+
+def find_copies(sources: Mapping[str, str], *, template: Iterable[str] = (),
+                threshold: float = SIMILARITY_THRESHOLD) -> CopyFindings:
+    """Identical groups and similar pairs among ``sources`` (entry name → Python source)."""
+    by_digest: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(sources):
+        by_digest[hashlib.sha256(normalise(sources[name]).encode()).hexdigest()].append(name)
+    template = list(template)
+    template_digests = {hashlib.sha256(normalise(t).encode()).hexdigest() for t in [*template, "\n".join(template)]}
+    identical = tuple(tuple(names) for digest, names in sorted(by_digest.items(), key=lambda kv: kv[1])
+                      if len(names) > 1 and digest not in template_digests)
+    template_copies = {name for names in by_digest.values() for name in names
+                       if hashlib.sha256(normalise(sources[name]).encode()).hexdigest() in template_digests}
+    same = {frozenset(pair) for group in identical for pair in itertools.combinations(group, 2)}
+    similar = tuple(p for p in _similar(sources, template, threshold) if frozenset((p.first, p.second)) not in same
+                    and not {p.first, p.second} & template_copies)
+    return CopyFindings(identical=identical, similar=similar,
+                        threshold=threshold, compared=len(sources))
+
+
+def _similar(sources: Mapping[str, str], template: Iterable[str], threshold: float) -> tuple[SimilarPair, ...]:
+    from copydetect import CodeFingerprint, compare_files  # imported here: only batch outputs need it
+
+    import numpy as np
+
+    template = list(template)
+    handed_out = [*template, "\n".join(template)]  # as separate files and as one (a notebook, a joined folder)
+    boilerplate = np.unique(np.array(
+        [h for text in handed_out if text for h in _fingerprint(CodeFingerprint, text, win_size=1).hashes],
+        dtype=np.int64))
+    prints = {}
+    for name in sorted(sources):
+        try:
+            prints[name] = _fingerprint(CodeFingerprint, sources[name], boilerplate=boilerplate)
+        except Exception:  # an odd file must not stop the class page; it is just not compared
+            continue
+    holders: dict[int, list[str]] = defaultdict(list)
+    for name, fingerprint in prints.items():
+        for value in fingerprint.hashes:
+            holders[int(value)].append(name)
+    shared: dict[tuple[str, str], int] = defaultdict(int)
+    for names in holders.values():
+        if len(names) <= 50:  # a fingerprint half the class shares says nothing about a pair
+            for pair in itertools.combinations(names, 2):
+                shared[pair] += 1
+    pairs = []
+    for (first, second), count in shared.items():
+        if count < MIN_SHARED_FINGERPRINTS:
+            continue
+        _, (share1, share2), _ = compare_files(prints[first], prints[second])
+        pair = SimilarPair(first, second, round(float(share1), 3), round(float(share2), 3))
+        if pair.share >= threshold:
+            pairs.append(pair)
+    return tuple(sorted(pairs, key=lambda p: (-p.share, p.first, p.second)))
+
+
+def _fingerprint(cls: Any, text: str, *, win_size: int = 4, boilerplate: Any = None) -> Any:
+    return cls("submission.py", NOISE_TOKENS, win_size, boilerplate=boilerplate, filter=False,
+               fp=io.StringIO(abstract(text)))
+
+
+def abstract(source: str) -> str:
+    """``source`` as copydetect's filter sees code, from Python's own tokenizer (several times faster).
+
+    Names become ``V``, strings ``S`` (docstrings included), comments and
+    layout vanish; keywords, operators and numbers stay. Source that does
+    not tokenize is kept as it is.
+    """
+    tokens = _tokens(source)
+    if tokens is None:
+        return source
+    out = []
+    for kind, text in tokens:
+        if kind == tokenize.NAME and not keyword.iskeyword(text):
+            out.append("V")
+        elif kind == tokenize.STRING:
+            out.append("S")
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def write_findings(path: Path, findings: CopyFindings) -> None:
+    write_atomically(path, json.dumps(findings.to_json(), indent=2) + "\n")
+
+
+def read_findings(path: Path) -> CopyFindings | None:
+    try:
+        return CopyFindings.from_json(json.loads(Path(path).read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
