@@ -25,6 +25,8 @@ from .runner import SubmissionRunner
 from .sandbox import Limits, Sandbox
 from .submission import Submission, SubmissionError, load_submission, submission_name
 
+NOT_LOADED = "not run: the submission could not be loaded (see the error above)"
+
 
 @dataclass(frozen=True)
 class GradingOptions:
@@ -98,7 +100,7 @@ def grade_many(
         except SubmissionError as exc:
             unloadable[index] = Report.without_results(
                 submission_name(Path(path)), str(exc), catalogue(options.rubric, visible_only=options.visible_only),
-                options.rubric.task_titles, environment=environment())
+                options.rubric.task_titles, environment=environment(), check_message=NOT_LOADED)
 
     def announce_unloadable(before: int) -> None:
         """Callbacks for the unloadable paths ahead of ``before``, so that they come in path order."""

@@ -95,15 +95,18 @@ class Report:
         *,
         environment: dict[str, str],
         content_hash: str | None = None,
+        check_message: str | None = None,
     ) -> Report:
         """The report of a submission that could not be graded (status ``error``).
 
         ``checks`` is the catalogue of the run's checks
         (:func:`grader.checks.catalogue`); each is listed as an ``error``
-        worth 0 points whose message gives the first line of ``reason``.
+        worth 0 points whose message is ``check_message`` (default: the first
+        line of ``reason``).
         """
         first_line = (reason.splitlines() or [""])[0]
-        failed = [replace(check, status="error", score=0.0, message=f"not graded: {first_line}", hint=None,
+        message = check_message or f"not graded: {first_line}"
+        failed = [replace(check, status="error", score=0.0, message=message, hint=None,
                           internal_error=None, seconds=0.0) for check in checks]
         tasks = tuple(TaskResult(task, title, tuple(c for c in failed if c.id.split("/", 1)[0] == task))
                       for task, title in task_titles.items())

@@ -372,9 +372,9 @@ def _students_table(summary: ClassSummary, roster: RosterMatch | None) -> list[s
         hints = "<br>".join(_e(hint) for hint in line.hints[:6])
         if len(line.hints) > 6:
             hints += f"<br><span class=dim>and {len(line.hints) - 6} more</span>"
-        score = "" if line.score is None else f"{_n(line.score)} / {_n(line.max_score or 0)}"
+        score = "" if line.score is None else f"{number(line.score)} / {number(line.max_score or 0)}"
         parts.append(f"<tr><td>{name}</td>{f'<td>{_e(ident)}</td>' * with_ids}<td class=num>{score}</td>"
-                     + "".join(f"<td class=num>{_n(scores[t]) if t in scores else ''}</td>" for t in task_ids)
+                     + "".join(f"<td class=num>{number(scores[t]) if t in scores else ''}</td>" for t in task_ids)
                      + f"<td>{status}</td><td>{hints}</td></tr>")
     for student in roster.missing if roster is not None else ():
         parts.append(f"<tr><td>{_e(student.name)}</td><td>{_e(student.id)}</td><td class=num></td>"

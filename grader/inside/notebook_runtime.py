@@ -220,6 +220,9 @@ def _install_stand_ins() -> None:
         if parent in sys.modules:
             setattr(sys.modules[parent], child, module)
     sys.modules["IPython"].display = sys.modules["IPython.display"]  # type: ignore[attr-defined]
+    # Libraries that look for IPython (matplotlib's pyplot does) read its version: a recent one.
+    sys.modules["IPython"].version_info = (9, 0, 0, "")  # type: ignore[attr-defined]
+    sys.modules["IPython"].__version__ = "9.0.0"  # type: ignore[attr-defined]
     sys.modules["IPython.display"].display = _display  # type: ignore[attr-defined]
     selfcheck = types.ModuleType("grader.selfcheck")
     selfcheck.check = _selfcheck  # type: ignore[attr-defined]
