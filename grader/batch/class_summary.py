@@ -6,7 +6,9 @@
 histogram, no scripts, nothing fetched). Pass rates and the distribution are
 taken over the submissions that were graded; the ones that could not be
 graded (status ``error``, or no report yet) are listed with the reason.
-Every name and message on the page is escaped: they come from students.
+Every name and message is made safe (:mod:`grader.safe_text`: no control
+characters or ESC sequences) and, on the page, HTML-escaped: they come from
+students.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report import write_atomically
+from ..safe_text import safe_text
 
 HISTOGRAM_BINS = 10
 
@@ -158,7 +161,7 @@ def print_class_summary(summary: ClassSummary, *, console: Console | None = None
     console.print(Text(f"Class summary: {summary.submissions} submission(s), {summary.graded} graded, "
                        f"{len(summary.not_graded)} not graded", style="bold"))
     for name, why in summary.not_graded:
-        console.print(Text(f"  not graded: {name}: {why}", style="yellow"))
+        console.print(Text(f"  not graded: {safe_text(name)}: {safe_text(why)}", style="yellow"))
     if not summary.scores:
         return
     stats = summary.statistics()
@@ -284,7 +287,7 @@ def _bar(share: float) -> str:
 
 
 def _e(text: str) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(safe_text(text, 2000), quote=True)
 
 
 def _n(value: float, places: int = 4) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..report import write_atomically
+from ..safe_text import safe_text
 
 MISSING = "missing"
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -68,7 +69,7 @@ def gradebook_csv(rows: Sequence[GradebookRow]) -> str:
             _number(row.score),
             _number(row.max_score),
             *(_number(row.task_scores.get(task)) for task in tasks),
-            row.status,
+            safe_text(row.status),
         ])
     return buffer.getvalue()
 
@@ -92,5 +93,6 @@ def _number(value: float | None) -> str:
 
 
 def _safe_text(text: str) -> str:
-    """Quote a name a spreadsheet would otherwise run as a formula (``=HYPERLINK(...)``)."""
+    """A name as safe text (no control characters), quoted if a spreadsheet would run it as a formula."""
+    text = safe_text(text)
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text

@@ -37,11 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import class_summary, gradebook
 from .progress import BatchProgress, progress_for
 from ..grading import GradingOptions, environment
 from ..report import SCHEMA_VERSION, write_atomically
+from ..safe_text import safe_lines, safe_name, safe_text
 from ..submission import SubmissionError, load_submission, submission_name
 from .pool import Job, Outcome, WorkerPool, serve
 
@@ -69,7 +71,7 @@ class Entry:
         """Why the entry cannot be graded under its name, when several entries share it."""
         if len(self.paths) == 1:
             return None
-        listed = ", ".join(path.name for path in self.paths)
+        listed = ", ".join(safe_name(path.name) for path in self.paths)
         return f"{listed} are all named {self.name!r}; rename all but one"
 
 
@@ -181,7 +183,7 @@ def failure_report(name: str, reason: str, *, template: Mapping[str, Any] | None
     ``grader_failure`` (a worker died, raised or overran) carries
     ``internal_errors`` for staff, so that the next run grades it again.
     """
-    first_line = reason.splitlines()[0]
+    first_line = safe_text((reason.splitlines() or [""])[0])  # the reason may quote student text: made safe
     tasks = []
     for task in (template or {}).get("tasks", []):
         checks = [{**check, "status": "error", "score": 0.0, "message": f"not graded: {first_line}", "hint": None}
@@ -198,11 +200,11 @@ def failure_report(name: str, reason: str, *, template: Mapping[str, Any] | None
         "duration_s": 0.0,
         "sandbox": {},
         "content_hash": None,
-        "error": reason if not grader_failure else f"grader failure: {first_line}",
+        "error": safe_text(reason, 2000) if not grader_failure else f"grader failure: {first_line}",
         "config_hash": config,
     }
     if grader_failure:
-        data["internal_errors"] = [{"check": "batch", "traceback": details or reason}]
+        data["internal_errors"] = [{"check": "batch", "traceback": safe_lines(details or reason)}]
     return data
 
 
@@ -377,7 +379,7 @@ def run_batch(
     for name in result.failures:
         report = result.reports.get(name)
         why = (report or {}).get("error", "no report")
-        console.print(f"[bold red]not graded[/]: {name}: {why}")
+        console.print(f"[bold red]not graded[/]: {escape(safe_text(name))}: {escape(safe_text(why))}")
     if result.layers and not result.layers.get("strong"):
         console.print("[dim]note: the strong sandbox layer was not in force for this run (see SECURITY.md)[/]")
     return result
