@@ -106,7 +106,8 @@ def load_submission(path: Path) -> Submission:
 
 
 def _load_folder(folder: Path, name: str) -> Submission:
-    entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and not p.name.startswith("."))
+    # Special files (FIFOs, devices) stay in: reading one as a .py file is refused with a clear message.
+    entries = sorted(p for p in folder.iterdir() if not p.is_symlink() and not p.is_dir() and not p.name.startswith("."))
     modules = [p for p in entries if p.name in (f"{NUMPY_MODULE}.py", f"{TORCH_MODULE}.py")]
     if not modules:
         singles = [p for p in entries if p.suffix in SUFFIXES]

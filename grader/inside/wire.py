@@ -43,7 +43,7 @@ MAX_DIMS = 32  # dimensions of an array (NumPy's own limit is 64, or 32 before N
 MAX_ITEMS = 16  # items of a tuple; a longer tuple or list is reported as "other"
 MAX_DEPTH = 4  # tuples inside tuples; deeper values are reported as "other"
 MAX_INTEGER_DIGITS = 30  # an integer literal in a message (sizes, seeds); longer ones are malformed
-MAX_OTHER_NAME = 120  # characters of an "other" value's type name
+MAX_OTHER_NAME = 500  # characters of an "other" value's type name kept (a printer shows fewer, with "…")
 NUMERIC_DTYPES = frozenset(
     ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
      "uint8", "uint16", "uint32", "uint64", "bool", "bfloat16"]
