@@ -42,6 +42,9 @@ MAX_ELEMENTS = 1_000_000  # a larger array is reported as "other", not shipped
 MAX_DIMS = 32  # dimensions of an array (NumPy's own limit is 64, or 32 before NumPy 2)
 MAX_ITEMS = 16  # items of a tuple; a longer tuple or list is reported as "other"
 MAX_DEPTH = 4  # tuples inside tuples; deeper values are reported as "other"
+# Values (numbers, strings...) in one message: room for the largest answer the encoder ships (Net: three
+# arrays of MAX_ELEMENTS). Checked before parsing, it bounds the memory json.loads takes (~32 bytes a value).
+MAX_MESSAGE_VALUES = 3 * MAX_ELEMENTS + 100_000
 MAX_INTEGER_DIGITS = 30  # an integer literal in a message (sizes, seeds); longer ones are malformed
 MAX_OTHER_NAME = 500  # characters of an "other" value's type name kept (a printer shows fewer, with "…")
 NUMERIC_DTYPES = frozenset(
@@ -92,6 +95,8 @@ def receive_message(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
 
 def decode_message(body: bytes) -> dict[str, Any]:
     """Parse a message's body; anything but a JSON object within the format's limits is ``WireError``."""
+    if body.count(b",") >= MAX_MESSAGE_VALUES:  # an upper bound on the values, at the speed of memchr
+        raise WireError(f"malformed message: more than {MAX_MESSAGE_VALUES} values")
     try:
         message = json.loads(body.decode("utf-8"), parse_int=_parse_int)
     except WireError:
