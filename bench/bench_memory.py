@@ -13,6 +13,12 @@ of checks.
 
 Each measurement runs ``grader grade`` in a fresh process and reads its own
 peak RSS (``ru_maxrss``) at exit. A script, not a test.
+
+Measured (2 shared cores, numpy 2.4.6): reference 61 MB, largest arrays
+303 MB. The bound does not grow with the number of checks: the raw reply
+(``max_reply_bytes``, 64 MiB by default), its text, at most
+``wire.MAX_MESSAGE_VALUES`` parsed values (~32 bytes each) and the memo
+(``runner.MEMO_MAX_ELEMENTS`` float64) - about 350 MB above the baseline.
 """
 
 from __future__ import annotations

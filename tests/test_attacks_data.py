@@ -35,7 +35,7 @@ from grader.checks import run_checks
 from grader.compare import CheckFailed
 from grader.gradescope import results_json
 from grader.inside.wire import ArrayValue
-from grader.report import dumps, write_report
+from grader.report import write_report
 from grader.rubric import load_rubric
 from grader.runner import MEMO_MAX_ELEMENTS, SubmissionRunner
 from grader.safe_text import UNSAFE
@@ -44,8 +44,7 @@ from grader.summary import markdown_summary, print_summary
 
 ATTACKS = SUBMISSIONS / "attacks"
 FORGED = "\\x1b[2J\\x1b[H\\x1b[32mtask1 30 / 30\\x1b[0m\\r\\n\\x9b2J\\u202eorez\\u202c\\x07"  # as shown: escaped
-# The hidden cases of relu and softmax read differently; their visible check stands for the group.
-VISIBLE_RELU, VISIBLE_SOFTMAX = "relu(h = [-1.5, 0, 2, -0.3, 4.2])", "softmax(z = [1, 2, 3])"
+VISIBLE_SOFTMAX = "softmax(z = [1, 2, 3])"  # the group's first check: its message stands for the group
 
 
 def line_of(attack: str, text: str, module: str = "numpy_net.py") -> int:
