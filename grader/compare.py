@@ -20,6 +20,7 @@ import numpy as np
 
 from .rubric import Tolerance
 from .inside.wire import ArrayValue, Other
+from .safe_text import MAX_NAME, safe_text
 
 LOW_PRECISION = {"float16", "bfloat16"}
 
@@ -50,7 +51,7 @@ def describe(value: Any) -> str:
     if isinstance(value, tuple):
         return f"a tuple of {len(value)}"
     if isinstance(value, Other):
-        return f"a {value.name}"
+        return f"a {safe_text(value.name, MAX_NAME)}"  # a type name the child chose
     return f"the number {value!r}"
 
 
@@ -137,7 +138,8 @@ def _check_values(
     reveal: bool,
     alternatives: Mapping[str, np.ndarray] | None,
 ) -> str:
-    error = np.abs(array - want)
+    with np.errstate(all="ignore"):  # finite values may still differ by more than a float holds: inf
+        error = np.abs(array - want)
     bound = tolerance.bound(float(np.abs(want).max(initial=0.0)))
     worst = float(error.max(initial=0.0))
     if worst <= bound:
@@ -154,12 +156,13 @@ def _recognise(array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None,
     """The hint of the first known mistake whose answer the submission matches."""
     if not array.any():
         return "every value is 0"
-    for hint, wrong in (alternatives or {}).items():
-        wrong = np.asarray(wrong, dtype=np.float64)
-        if wrong.shape == array.shape and float(np.abs(array - wrong).max(initial=0.0)) <= 10 * bound + 1e-12:
-            return hint
-    if np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
-        return "the values look rounded to 4 decimals; return them unrounded"
+    with np.errstate(all="ignore"):  # values near the float64 limit overflow when shifted or scaled
+        for hint, wrong in (alternatives or {}).items():
+            wrong = np.asarray(wrong, dtype=np.float64)
+            if wrong.shape == array.shape and float(np.abs(array - wrong).max(initial=0.0)) <= 10 * bound + 1e-12:
+                return hint
+        if np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
+            return "the values look rounded to 4 decimals; return them unrounded"
     return None
 
 

@@ -1,6 +1,9 @@
 """The score report: small typed results, their JSON form, and writing it safely.
 
-Totals are derived from the checks, never stored twice. The JSON layout is
+Totals are derived from the checks, never stored twice. Every text that may
+hold student data (messages, hints, the submission's name, errors, staff
+tracebacks) goes through :mod:`grader.safe_text` on its way into the JSON, so
+a report can always be encoded and written, whatever the submission sent. The JSON layout is
 documented in ``docs/report.md``; ``grader/schema/report.schema.json`` pins
 it and ``grader/schema/sample_report.json`` shows it.
 """
@@ -15,8 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .safe_text import MAX_NAME, safe_lines, safe_text
+
 SCHEMA_VERSION = 1
 REPORT_MODE = 0o644
+MAX_MESSAGE = 2000  # characters of a check's message (it quotes at most MAX_TEXT of the student's own text)
+MAX_TRACEBACK = 20_000  # characters of a staff traceback
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,8 @@ class CheckResult:
             "score": _points(self.score),
             "max_score": _points(self.max_score),
             "visibility": self.visibility,
-            "message": self.message,
-            "hint": self.hint,
+            "message": safe_text(self.message, MAX_MESSAGE),
+            "hint": None if self.hint is None else safe_text(self.hint, MAX_MESSAGE),
         }
 
 
@@ -127,12 +134,13 @@ class Report:
 
     @property
     def internal_errors(self) -> list[dict[str, str]]:
-        return [{"check": c.id, "traceback": c.internal_error} for c in self.checks if c.internal_error]
+        return [{"check": c.id, "traceback": safe_lines(c.internal_error, MAX_TRACEBACK)}
+                for c in self.checks if c.internal_error]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "submission": self.submission,
+            "submission": safe_text(self.submission, MAX_NAME),
             "status": self.status,
             "score": _points(self.score),
             "max_score": _points(self.max_score),
@@ -144,7 +152,7 @@ class Report:
             "content_hash": self.content_hash,
         }
         if self.error:
-            data["error"] = self.error
+            data["error"] = safe_text(self.error, MAX_MESSAGE)
         if self.internal_errors:
             data["internal_errors"] = self.internal_errors
         return data
@@ -170,7 +178,8 @@ def write_atomically(path: Path, text: str, *, durable: bool = True) -> None:
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, REPORT_MODE)  # mkstemp makes 0600; reports are for TAs and tools to read
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        # backslashreplace: a lone surrogate that got past safe_text becomes a JSON escape, not a lost report
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
             handle.flush()
             if durable:

@@ -11,11 +11,21 @@ failure costs only the checks it touches; a module whose import kills or
 hangs the process, and a function that timed out once, are not tried again.
 A call repeated with the same arguments and seed (the agreement check reuses
 the training cases) is answered from the first reply.
+
+Replies are untrusted data: every text in them (messages, the line an error
+points at, argument names) is made safe and capped
+(:mod:`grader.safe_text`) before it reaches a message, and anything
+malformed is the student's error (:class:`~grader.compare.CodeError`),
+never the grader's. Only what a later call needs is kept: the decoded
+answer of each call (plain float64 arrays, not the JSON), up to
+``MEMO_MAX_ELEMENTS`` numbers in all, under a digest of its request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,11 +33,35 @@ import numpy as np
 from .compare import CheckFailed, CodeError
 from .notebook import NotebookRun
 from .sandbox import ChildDied, ChildTimeout, Sandbox
+from .safe_text import MAX_NAME, MAX_TEXT, MAX_WHERE, safe_text
 from .submission import Submission
 from .inside import wire
 
 NUMPY_FUNCTIONS = ("relu", "softmax", "forward_np", "loss_np", "grad_w1_np", "grad_w2_np", "train_np")
 TORCH_FUNCTIONS = ("Net", "forward_torch", "grad_w1_torch", "train_torch")
+MEMO_MAX_ELEMENTS = 1_000_000  # numbers kept in all for repeated calls (8 MB); honest answers need a few thousand
+MAX_MUTATED = 8  # argument names a reply may list as modified
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What a call came to, as later checks need it: its value and modified arguments, or why it failed."""
+
+    value: Any = None
+    mutated: tuple[str, ...] = ()
+    error: str | None = None  # the CodeError message
+
+    @property
+    def elements(self) -> int:
+        return _count_elements(self.value)
+
+
+def _count_elements(value: Any) -> int:
+    if isinstance(value, wire.ArrayValue):
+        return int(value.array.size)
+    if isinstance(value, tuple):
+        return sum(map(_count_elements, value)) + len(value)
+    return 1
 
 
 def encode_argument(value: Any, *, tensor: bool) -> dict[str, Any]:
@@ -54,7 +88,8 @@ class SubmissionRunner:
         self._imported: set[str] = set()
         self._broken_modules: dict[str, str] = {}  # module -> why its import can never work
         self._timed_out: dict[str, str] = {}  # function -> message of its first timeout
-        self._replies: dict[bytes, dict[str, Any]] = {}  # request -> reply, for repeated identical calls
+        self._answers: dict[bytes, _Answer] = {}  # digest of a request -> its answer, for repeated calls
+        self._memo_elements = 0  # numbers held in _answers, at most MEMO_MAX_ELEMENTS
         self._import_failures: list[str] = []  # each failed import once, for the top of the report
         self._notebook = (
             NotebookRun(submission.cells, submission.modules["numpy"], submission.notebook_name,
@@ -84,23 +119,23 @@ class SubmissionRunner:
             "seed": self.seed,
         }
         body = wire.encode_message(request)
-        reply = self._replies.get(body)
-        if reply is None:  # the same call with the same seed gives the same answer: ask once
-            reply = self._replies[body] = self._request(body, subject=function, function=function)
-        if not reply.get("ok"):
-            raise CodeError(self._error_text(function, reply.get("error")))
-        try:
-            value = wire.decode_value(reply.get("value"))
-        except wire.WireError as exc:
-            raise CodeError(f"{function}: returned a value the grader cannot read ({exc})") from None
-        mutated = [str(name) for name in reply.get("mutated", []) if isinstance(name, str)]
-        if mutated:
+        key = hashlib.sha256(body).digest()
+        answer = self._answers.get(key)
+        if answer is None:  # the same call with the same seed gives the same answer: ask once
+            answer = self._answer(function, self._request(body, subject=function, function=function))
+            if self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:
+                self._answers[key] = answer
+                self._memo_elements += answer.elements
+        if answer.error is not None:
+            raise CodeError(answer.error)
+        if answer.mutated:
+            mutated = answer.mutated
             raise CheckFailed(
                 f"{function}: modified its argument{'s' if len(mutated) > 1 else ''} "
                 f"{', '.join(mutated)} in place; work on a copy",
                 hint="use x = x.copy() (NumPy) or x = x.clone() (torch) before changing an array",
             )
-        return value
+        return answer.value
 
     @property
     def warnings(self) -> list[str]:
@@ -124,7 +159,7 @@ class SubmissionRunner:
         return self.submission.modules["torch" if function in TORCH_FUNCTIONS else "numpy"]
 
     def _file_of(self, module: str) -> str:
-        return self.submission.display.get(f"{module}.py", f"{module}.py")
+        return safe_text(self.submission.display.get(f"{module}.py", f"{module}.py"), MAX_NAME)
 
     def _ensure_imported(self, module: str) -> None:
         if module in self._broken_modules:
@@ -169,11 +204,27 @@ class SubmissionRunner:
             self._child = None
             raise CodeError(f"{subject}: the process {exc}") from exc
 
+    def _answer(self, function: str, reply: dict[str, Any]) -> _Answer:
+        """Read a call's reply as data: its decoded value and modified arguments, or its error message."""
+        if reply.get("ok") is not True:
+            return _Answer(error=self._error_text(function, reply.get("error")))
+        try:
+            value = wire.decode_value(reply.get("value"))
+        except wire.WireError as exc:
+            return _Answer(error=f"{function}: returned a value the grader cannot read ({safe_text(exc)})")
+        mutated = reply.get("mutated", [])
+        if not isinstance(mutated, list) or len(mutated) > MAX_MUTATED:
+            return _Answer(error=f"{function}: the process sent a malformed reply (its list of modified arguments)")
+        names = tuple(safe_text(name, MAX_NAME) for name in mutated if isinstance(name, str))
+        return _Answer(value=value, mutated=names)
+
     def _error_text(self, function: str | None, error: Any, *, module: str | None = None) -> str:
+        """The student-facing message of an error reply; every text in it is made safe and capped."""
         error = error if isinstance(error, dict) else {}
-        kind = str(error.get("kind", "exception"))
-        text = str(error.get("message", "unknown error"))[:500]
-        where = self.submission.describe_location(error.get("where"))
+        kind = error.get("kind", "exception")
+        text = safe_text(error.get("message", "unknown error"), MAX_TEXT)
+        where = error.get("where")
+        where = self.submission.describe_location(safe_text(where, MAX_WHERE)) if isinstance(where, str) else None
         at = f" ({where})" if where else ""
         if kind == "import":
             missing = re.fullmatch(r"ModuleNotFoundError: No module named '([\w.]+)'", text)

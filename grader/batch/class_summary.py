@@ -10,7 +10,9 @@ when given, possible copies (:mod:`.copies`) and the roster's missing and
 unknown students (:mod:`.roster`). Pass rates and the distribution are
 taken over the submissions that were graded; the ones that could not be
 graded (status ``error``, or no report yet) are listed with the reason.
-Every name and message on the page is escaped: they come from students.
+Every name and message is made safe (:mod:`grader.safe_text`: no control
+characters or ESC sequences) and, on the page, HTML-escaped: they come from
+students.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rich.text import Text
 
 from ..formatting import number
 from ..report import write_atomically
+from ..safe_text import safe_text
 from .copies import CopyFindings
 from .outcomes import MISSING, classify
 from .report_page import page_link
@@ -230,12 +233,12 @@ def print_class_summary(summary: ClassSummary, *, console: Console | None = None
     console.print(Text(f"Class summary: {summary.submissions} submission(s), {summary.graded} graded, "
                        f"{len(summary.not_graded)} not graded", style="bold"))
     for name, why in summary.not_graded:
-        console.print(Text(f"  not graded: {name}: {why}", style="yellow"))
+        console.print(Text(f"  not graded: {safe_text(name)}: {safe_text(why)}", style="yellow"))
     for line in summary.students:
         if line.status not in ("graded", "error", MISSING):
-            console.print(Text(f"  {line.status}: {line.name}: {line.why}", style="yellow"))
+            console.print(Text(f"  {line.status}: {safe_text(line.name)}: {safe_text(line.why)}", style="yellow"))
     for hint in summary.hints[:3]:
-        console.print(Text(f"  hint given to {hint.students} student(s): {hint.hint}"))
+        console.print(Text(f"  hint given to {hint.students} student(s): {safe_text(hint.hint)}"))
     if not summary.scores:
         return
     stats = summary.statistics()
@@ -450,5 +453,5 @@ def _bar(share: float) -> str:
 
 
 def _e(text: str) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(safe_text(text, 2000), quote=True)
 

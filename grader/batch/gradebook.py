@@ -23,6 +23,7 @@ from typing import Any
 from ..formatting import number
 from ..report import write_atomically
 from .outcomes import classify
+from ..safe_text import safe_text
 
 MISSING = "missing"
 IDENTITY_COLUMNS = ("student_id", "email", "late")
@@ -92,8 +93,8 @@ def gradebook_csv(rows: Sequence[GradebookRow]) -> str:
             _number(row.score),
             _number(row.max_score),
             *(_number(row.task_scores.get(task)) for task in tasks),
-            row.status,
-            *identity[:3 * identified],
+            safe_text(row.status),
+            *(safe_text(value) for value in identity[:3 * identified]),
         ])
     return buffer.getvalue()
 
@@ -114,5 +115,6 @@ def _number(value: float | None) -> str:
 
 
 def _safe_text(text: str) -> str:
-    """Quote a name a spreadsheet would otherwise run as a formula (``=HYPERLINK(...)``)."""
+    """A name as safe text (no control characters), quoted if a spreadsheet would run it as a formula."""
+    text = safe_text(text)
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, \
     TimeRemainingColumn
 from rich.text import Text
 
 from ..formatting import number
+from ..safe_text import safe_text
 
 
 class BatchProgress(Protocol):
@@ -31,8 +33,8 @@ def describe(report: Mapping[str, Any]) -> str:
     """``"87.5 / 100"`` or ``"error: <why>"``, on one line."""
     if report.get("status") == "graded":
         return f"{number(report.get('score', 0))} / {number(report.get('max_score', 0))}"
-    reason = str(report.get("error") or "could not be graded").splitlines()[0]
-    return f"error: {reason}"
+    reason = (str(report.get("error") or "could not be graded").splitlines() or [""])[0]
+    return f"error: {safe_text(reason)}"
 
 
 class PlainProgress:
@@ -53,7 +55,7 @@ class PlainProgress:
     def finished(self, name: str, report: Mapping[str, Any], *, grader_failure: bool) -> None:
         self._done += 1
         width = len(str(self._to_grade))
-        line = f"[{self._done:>{width}}/{self._to_grade}] {name}: {describe(report)}"
+        line = f"[{self._done:>{width}}/{self._to_grade}] {safe_text(name)}: {describe(report)}"
         if grader_failure:
             line += " (grader failure; retried on the next run)"
         self.console.print(Text(line))
@@ -83,9 +85,9 @@ class BarProgress:
     def finished(self, name: str, report: Mapping[str, Any], *, grader_failure: bool) -> None:
         if report.get("status") != "graded" or grader_failure:
             style = "red" if grader_failure else "yellow"
-            self._progress.console.print(Text(f"{name}: {describe(report)}", style=style))
+            self._progress.console.print(Text(f"{safe_text(name)}: {describe(report)}", style=style))
         if self._task is not None:
-            self._progress.update(self._task, advance=1, description=f"grading ({name})")
+            self._progress.update(self._task, advance=1, description=f"grading ({escape(safe_text(name))})")
 
     def stop(self) -> None:
         if self._task is not None:

@@ -46,6 +46,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.text import Text
+from rich.markup import escape
 
 from . import class_summary, copies, layouts, outputs
 from .layouts import Student
@@ -56,6 +57,7 @@ from ..grading import GradingOptions, environment
 from ..checks import catalogue
 from ..formatting import WEAK_SANDBOX_NOTE
 from ..report import SCHEMA_VERSION, Report, write_atomically
+from ..safe_text import safe_lines, safe_name, safe_text
 from ..submission import SubmissionError, load_submission, submission_name
 from .pool import Job, Outcome, WorkerPool, serve
 from .shards import Shard, write_manifest
@@ -87,7 +89,7 @@ class Entry:
         """Why the entry cannot be graded under its name, when several entries share it."""
         if len(self.paths) == 1:
             return None
-        listed = ", ".join(path.name for path in self.paths)
+        listed = ", ".join(safe_name(path.name) for path in self.paths)
         return f"{listed} are all named {self.name!r}; rename all but one"
 
 
@@ -198,14 +200,14 @@ def failure_report(name: str, reason: str, *, options: GradingOptions, config: s
     check catalogue. A ``grader_failure`` (a worker died, raised or overran)
     carries ``internal_errors`` for staff, so that the next run grades it again.
     """
-    first_line = (reason.splitlines() or [""])[0]
+    first_line = safe_text((reason.splitlines() or [""])[0])  # the reason may quote student text: made safe
     report = Report.without_results(
-        name, reason if not grader_failure else f"grader failure: {first_line}",
+        name, safe_text(reason, 2000) if not grader_failure else f"grader failure: {first_line}",
         catalogue(options.rubric, visible_only=options.visible_only), options.rubric.task_titles,
         environment=environment())
     data = {**report.to_json(), "config_hash": config}
     if grader_failure:
-        data["internal_errors"] = [{"check": "batch", "traceback": details or reason}]
+        data["internal_errors"] = [{"check": "batch", "traceback": safe_lines(details or reason)}]
     return data
 
 
@@ -449,7 +451,7 @@ def run_batch(
     for name in result.failures:
         report = result.reports.get(name)
         why = (report or {}).get("error", "no report")
-        console.print(f"[bold red]not graded[/]: {name}: {why}")
+        console.print(f"[bold red]not graded[/]: {escape(safe_text(name))}: {escape(safe_text(why))}")
     if result.layers and not result.layers.get("strong"):
         console.print(f"[dim]{WEAK_SANDBOX_NOTE}[/]")
     return result

@@ -17,6 +17,12 @@ Values (arguments and results) are encoded as tagged JSON objects:
 
 ``data`` is the array flattened in C order; NaN and infinities travel as the
 JSON extensions ``NaN``/``Infinity`` that Python's ``json`` reads and writes.
+
+The grader decodes what a child sends, and a child may send anything: the
+decoder bounds every dimension of a value (``MAX_INTEGER_DIGITS``,
+``MAX_ELEMENTS`` per array, ``MAX_DIMS``, ``MAX_ITEMS`` per tuple,
+``MAX_DEPTH``) and turns whatever does not fit the format into
+:class:`WireError`, never into another exception.
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ import numpy as np
 
 HEADER = struct.Struct(">I")
 MAX_ELEMENTS = 1_000_000  # a larger array is reported as "other", not shipped
+MAX_DIMS = 32  # dimensions of an array (NumPy's own limit is 64, or 32 before NumPy 2)
+MAX_ITEMS = 16  # items of a tuple; a longer tuple or list is reported as "other"
+MAX_DEPTH = 4  # tuples inside tuples; deeper values are reported as "other"
+# Values (numbers, strings...) in one message: room for the largest answer the encoder ships (Net: three
+# arrays of MAX_ELEMENTS). Checked before parsing, it bounds the memory json.loads takes (~32 bytes a value).
+MAX_MESSAGE_VALUES = 3 * MAX_ELEMENTS + 100_000
+MAX_INTEGER_DIGITS = 30  # an integer literal in a message (sizes, seeds); longer ones are malformed
+MAX_OTHER_NAME = 500  # characters of an "other" value's type name kept (a printer shows fewer, with "…")
 NUMERIC_DTYPES = frozenset(
     ["float16", "float32", "float64", "int8", "int16", "int32", "int64",
      "uint8", "uint16", "uint32", "uint64", "bool", "bfloat16"]
@@ -76,13 +90,29 @@ def receive_message(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
     (size,) = HEADER.unpack(_recv_exactly(sock, HEADER.size))
     if size > max_bytes:
         raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes}")
+    return decode_message(_recv_exactly(sock, size))
+
+
+def decode_message(body: bytes) -> dict[str, Any]:
+    """Parse a message's body; anything but a JSON object within the format's limits is ``WireError``."""
+    if body.count(b",") >= MAX_MESSAGE_VALUES:  # an upper bound on the values, at the speed of memchr
+        raise WireError(f"malformed message: more than {MAX_MESSAGE_VALUES} values")
     try:
-        message = json.loads(_recv_exactly(sock, size).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise WireError(f"malformed message: {exc}") from None
+        message = json.loads(body.decode("utf-8"), parse_int=_parse_int)
+    except WireError:
+        raise
+    except (ValueError, RecursionError, OverflowError) as exc:  # JSONDecodeError and UnicodeDecodeError included
+        raise WireError(f"malformed message: {str(exc)[:200]}") from None
     if not isinstance(message, dict):
         raise WireError("a message must be a JSON object")
     return message
+
+
+def _parse_int(text: str) -> int:
+    """JSON integers: a long one would cost quadratic time to read and overflow a float."""
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise WireError(f"malformed message: an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
 
 
 # ---------------------------------------------------------------- values
@@ -98,7 +128,7 @@ def _array_payload(array: np.ndarray, dtype: str) -> dict[str, Any]:
 
 def encode_value(value: Any, _depth: int = 0) -> dict[str, Any]:
     """Turn a value into its tagged JSON form (used on both sides)."""
-    if _depth > 4:
+    if _depth > MAX_DEPTH:
         return {"type": "other", "name": "deeply nested value"}
     if value is None:
         return {"type": "none"}
@@ -117,56 +147,70 @@ def encode_value(value: Any, _depth: int = 0) -> dict[str, Any]:
         payload = _array_payload(array, array.dtype.name)
         return payload if "type" in payload else {"type": "ndarray", **payload}
     if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
-        return {"type": "number", "value": float(value)}
-    if isinstance(value, (tuple, list)) and len(value) <= 16:
+        try:
+            return {"type": "number", "value": float(value)}
+        except OverflowError:  # an int beyond float64 (10**400)
+            return {"type": "other", "name": "integer too large for a float"}
+    if isinstance(value, (tuple, list)) and len(value) <= MAX_ITEMS:
         return {"type": "tuple", "items": [encode_value(item, _depth + 1) for item in value]}
     return {"type": "other", "name": type(value).__name__}
 
 
-def decode_value(encoded: Any) -> Any:
+def decode_value(encoded: Any, _depth: int = 0) -> Any:
     """Rebuild a value from its tagged JSON form.
 
     Arrays and tensors both come back as :class:`ArrayValue` (values in
-    float64, original dtype by name). Anything malformed raises ``WireError``.
+    float64, read-only, original dtype by name); numbers as ``float``.
+    Anything malformed or beyond the format's limits raises ``WireError``.
     """
     if not isinstance(encoded, dict):
         raise WireError("an encoded value must be an object")
+    if _depth > MAX_DEPTH + 1:  # the encoder's deepest item is the "other" standing in for what is deeper
+        raise WireError(f"values nested more than {MAX_DEPTH + 1} deep")
     kind = encoded.get("type")
     if kind == "none":
         return None
     if kind == "number":
         value = encoded.get("value")
-        if not isinstance(value, (int, float, bool)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise WireError("a number must hold a number")
-        return value
+        return float(value)  # an int is at most MAX_INTEGER_DIGITS long: it fits
     if kind == "tuple":
         items = encoded.get("items")
         if not isinstance(items, list):
             raise WireError("a tuple must hold a list")
-        return tuple(decode_value(item) for item in items)
+        if len(items) > MAX_ITEMS:
+            raise WireError(f"a tuple of more than {MAX_ITEMS} items")
+        return tuple(decode_value(item, _depth + 1) for item in items)
     if kind in ("ndarray", "tensor"):
         return ArrayValue(
             kind=kind,
             dtype=str(encoded.get("dtype")),
             array=_decode_array(encoded),
-            requires_grad=bool(encoded.get("requires_grad", False)),
+            requires_grad=encoded.get("requires_grad", False) is True,
         )
-    if kind == "other":
-        return Other(str(encoded.get("name", "?"))[:200])
-    raise WireError(f"unknown value type {kind!r}")
+    if kind == "other":  # the name is untrusted text: whoever prints it makes it safe (grader/safe_text.py)
+        return Other(str(encoded.get("name", "?"))[:MAX_OTHER_NAME])
+    raise WireError(f"unknown value type {str(kind)[:40]!r}")
 
 
 def _decode_array(encoded: dict[str, Any]) -> np.ndarray:
     dtype, shape, data = encoded.get("dtype"), encoded.get("shape"), encoded.get("data")
-    if dtype not in NUMERIC_DTYPES:
-        raise WireError(f"unsupported dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
-        raise WireError("malformed shape")
-    if not isinstance(data, list) or len(data) != math.prod(shape):
+    if not isinstance(dtype, str) or dtype not in NUMERIC_DTYPES:
+        raise WireError(f"unsupported dtype {str(dtype)[:40]!r}")
+    if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
+            and all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape)):
+        raise WireError(f"malformed shape (at most {MAX_DIMS} dimensions of at most {MAX_ELEMENTS} each)")
+    size = math.prod(shape)
+    if size > MAX_ELEMENTS:
+        raise WireError(f"an array of {size} elements (at most {MAX_ELEMENTS})")
+    if not isinstance(data, list) or len(data) != size:
         raise WireError("data does not match the shape")
-    if not all(isinstance(v, (int, float)) for v in data):
+    if not all(type(v) is float or type(v) is int for v in data):
         raise WireError("array data must be numbers")
-    return np.asarray(data, dtype=np.float64).reshape(shape)
+    array = np.array(data, dtype=np.float64).reshape(shape)  # ints are short (MAX_INTEGER_DIGITS): they fit
+    array.flags.writeable = False
+    return array
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from grader.assignment import cases, expected, hints
-from grader.compare import CheckFailed, check_array, check_pair
+from grader.compare import CheckFailed, check_array, check_pair, shape_text
 from grader.inside.wire import ArrayValue
 
 
@@ -45,19 +45,42 @@ def test_train_torch(case, run, tolerance, passed):
     passed(_check_weights(got, expected.train(case), tolerance, f"train_torch({case.label})", case.visible))
 
 
+# How far the shared training may be from the task's (relative to the change the task's training makes)
+# and still count as a training of this network. Anything that computes nothing (the initial weights,
+# constants, zeros, a shift or scaling of the weights, noise) is >= 97% off on these cases
+# (tests/test_attacks_data.py); a training with a bug in both frameworks can still agree.
+AGREEMENT_MAX_OFF = 0.5
+
+
 @pytest.mark.group("task3/agreement")
 @pytest.mark.parametrize("case", cases.AGREEMENT, ids=lambda c: c.id)
 def test_agreement(case, run, tolerance, passed):
-    """The submission's NumPy and torch training end with the same weights under the same masks."""
+    """The submission's NumPy and torch training end with the same weights under the same masks.
+
+    Agreement counts only for a training: the weights must move (roughly) the way this case's
+    training moves them, so that two functions that compute nothing never agree for points.
+    """
     numpy_weights = _train(run, "train_np", case)
     torch_weights = _train(run, "train_torch", case)
     for name, a, b, initial in zip(("w1", "w2"), numpy_weights, torch_weights, (case.w1, case.w2)):
         if not (isinstance(a, ArrayValue) and isinstance(b, ArrayValue)):
             raise CheckFailed(f"train_np and train_torch ({case.label}): {name} is not an array in both")
-        if a.array.shape == initial.shape and np.allclose(a.array, initial, rtol=0, atol=1e-9):
+        if a.array.shape != initial.shape:
+            raise CheckFailed(f"train_np ({case.label}): {name} has shape {shape_text(a.array.shape)}, "
+                              f"expected {shape_text(initial.shape)}")
+        if np.allclose(a.array, initial, rtol=0, atol=1e-9):
             raise CheckFailed(f"train_np ({case.label}): {name} did not change during training")
         if not a.array.any():
             raise CheckFailed(f"train_np ({case.label}): {name} is all zeros after training")
+    want = expected.train(case)
+    change = np.concatenate([(a.array - w0).ravel() for a, w0 in zip(numpy_weights, (case.w1, case.w2))])
+    want_change = np.concatenate([(w - w0).ravel() for w, w0 in zip(want, (case.w1, case.w2))])
+    with np.errstate(all="ignore"):
+        off = float(np.linalg.norm(change - want_change) / np.linalg.norm(want_change))
+    if not off <= AGREEMENT_MAX_OFF:  # NaN too
+        raise CheckFailed(f"train_np ({case.label}): the weights do not move the way training on this case "
+                          f"moves them (off by {off:.0%} of the change); NumPy and torch agreeing earns points "
+                          "only for a training")
     what = f"train_torch vs train_np ({case.label})"
     passed(_check_weights(torch_weights, tuple(w.array for w in numpy_weights), tolerance, what, reveal=True))
 
