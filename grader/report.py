@@ -144,7 +144,7 @@ class Report:
             "status": self.status,
             "score": _points(self.score),
             "max_score": _points(self.max_score),
-            "warnings": list(self.warnings),
+            "warnings": [safe_text(warning, MAX_MESSAGE) for warning in self.warnings],
             "tasks": [task.to_json() for task in self.tasks],
             "environment": self.environment,
             "duration_s": round(self.duration_s, 3),

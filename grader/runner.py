@@ -140,7 +140,8 @@ class SubmissionRunner:
     @property
     def warnings(self) -> list[str]:
         """What the report shows once, above the checks: failed imports and failed notebook cells."""
-        return self._import_failures + (self._notebook.warnings if self._notebook is not None else [])
+        raw = self._import_failures + (self._notebook.warnings if self._notebook is not None else [])
+        return [safe_text(warning, MAX_TEXT) for warning in raw]  # they quote student text
 
     def close(self) -> None:
         if self._child is not None:
