@@ -80,7 +80,8 @@ def check_array(
         hint = "this is the transpose of the expected shape" if array.shape == want.shape[::-1] and array.ndim == 2 else None
         raise CheckFailed(f"{what}: shape {shape_text(array.shape)}, expected {shape_text(want.shape)}", hint)
     _check_dtype(got, what)
-    _check_finite(array, what)
+    if not np.isfinite(array).all():  # a known mistake may give the same NaN/inf (an unstable softmax)
+        _check_finite(array, what, _recognise(array, alternatives, tolerance.bound(float(np.abs(want).max(initial=0.0)))))
     return _check_values(array, want, tolerance, what=what, reveal=reveal, alternatives=alternatives)
 
 
@@ -119,13 +120,14 @@ def _check_dtype(got: ArrayValue, what: str) -> None:
         raise CheckFailed(f"{what}: dtype {got.dtype}, expected floating-point values")
 
 
-def _check_finite(array: np.ndarray, what: str) -> None:
+def _check_finite(array: np.ndarray, what: str, hint: str | None = None) -> None:
+    """Refuse NaN/inf; ``hint`` names a known mistake that gives the same non-finite answer."""
     bad = ~np.isfinite(array)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(array[index]) else "inf"
         at = f" at {_index_text(index)}" if index else ""
-        raise CheckFailed(f"{what}: contains {kind}{at} ({int(bad.sum())} non-finite values)")
+        raise CheckFailed(f"{what}: contains {kind}{at} ({int(bad.sum())} non-finite values)", hint)
 
 
 def _check_values(
@@ -151,16 +153,43 @@ def _check_values(
 
 
 def _recognise(array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None, bound: float) -> str | None:
-    """The hint of the first known mistake whose answer the submission matches."""
-    if not array.any():
+    """The hint of the known mistake whose answer the submission matches, or None.
+
+    A mistake matches when every value is within ``10 * bound`` of its answer
+    (NaN matching NaN, inf the same inf). The closest one wins; when another
+    mistake with a different hint also matches and its answer lies within
+    ``bound`` of the closest one's, this case cannot tell them apart and no
+    hint is given (a wrong hint is worse than none).
+    """
+    finite = np.isfinite(array)
+    if finite.all() and not array.any():
         return "every value is 0"
+    matches: list[tuple[float, str, np.ndarray]] = []
     for hint, wrong in (alternatives or {}).items():
         wrong = np.asarray(wrong, dtype=np.float64)
-        if wrong.shape == array.shape and float(np.abs(array - wrong).max(initial=0.0)) <= 10 * bound + 1e-12:
-            return hint
-    if np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
+        if wrong.shape != array.shape or not np.array_equal(np.isfinite(wrong), finite):
+            continue
+        if not np.array_equal(array[~finite], wrong[~finite], equal_nan=True):
+            continue
+        error = float(np.abs(array[finite] - wrong[finite]).max(initial=0.0))
+        if error <= 10 * bound + 1e-12:
+            matches.append((error, hint, wrong))
+    if matches:
+        matches.sort(key=lambda match: match[0])
+        _, best, answer = matches[0]
+        for _, hint, wrong in matches[1:]:
+            if hint != best and _near(wrong, answer, bound):
+                return None
+        return best
+    if finite.all() and np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
         return "the values look rounded to 4 decimals; return them unrounded"
     return None
+
+
+def _near(a: np.ndarray, b: np.ndarray, bound: float) -> bool:
+    both = np.isfinite(a) & np.isfinite(b)
+    return bool(np.array_equal(np.isfinite(a), np.isfinite(b))
+                and float(np.abs(a[both] - b[both]).max(initial=0.0)) <= bound)
 
 
 def _index_text(index: tuple[int, ...]) -> str:

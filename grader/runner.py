@@ -9,12 +9,16 @@ first use, and turns everything that can go wrong on the student's side into
 that dies or hangs is replaced by a fresh one for the next call, so one
 failure costs only the checks it touches; a module whose import kills or
 hangs the process, and a function that timed out once, are not tried again.
-A call repeated with the same arguments and seed (the agreement check reuses
-the training cases) is answered from the first reply.
+
+No call is answered from memory: a call repeated with the same arguments and
+seed runs again, and its answer must equal the first one (the state check,
+and the agreement check that repeats the training calls). A function whose
+answer changed keeps something between calls; that check fails and says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -26,6 +30,9 @@ from .inside import wire
 
 NUMPY_FUNCTIONS = ("relu", "softmax", "forward_np", "loss_np", "grad_w1_np", "grad_w2_np", "train_np")
 TORCH_FUNCTIONS = ("Net", "forward_torch", "grad_w1_torch", "train_torch")
+STATE_HINT = ("it keeps something between calls (a model, an optimiser or an array made once and reused, e.g. in "
+              "a global variable or a default argument); build everything afresh inside the function")
+MAX_KEPT_NUMBERS = 100_000  # answers kept for the comparison of repeated calls, per answer
 
 
 def encode_argument(value: Any, *, tensor: bool) -> dict[str, Any]:
@@ -51,7 +58,7 @@ class SubmissionRunner:
         self._imported: set[str] = set()
         self._broken_modules: dict[str, str] = {}  # module -> why its import can never work
         self._timed_out: dict[str, str] = {}  # function -> message of its first timeout
-        self._replies: dict[bytes, dict[str, Any]] = {}  # request -> reply, for repeated identical calls
+        self._answers: dict[bytes, Any] = {}  # digest of a call -> its first answer, to compare repeats with
 
     # ------------------------------------------------------------ public
 
@@ -75,9 +82,7 @@ class SubmissionRunner:
             "seed": self.seed,
         }
         body = wire.encode_message(request)
-        reply = self._replies.get(body)
-        if reply is None:  # the same call with the same seed gives the same answer: ask once
-            reply = self._replies[body] = self._request(body, subject=function, function=function)
+        reply = self._request(body, subject=function, function=function)  # always run: a cache could hide state
         if not reply.get("ok"):
             raise CodeError(self._error_text(function, reply.get("error")))
         try:
@@ -91,6 +96,7 @@ class SubmissionRunner:
                 f"{', '.join(mutated)} in place; work on a copy",
                 hint="use x = x.copy() (NumPy) or x = x.clone() (torch) before changing an array",
             )
+        self._compare_with_first_answer(function, body, value)
         return value
 
     def close(self) -> None:
@@ -105,6 +111,17 @@ class SubmissionRunner:
         self.close()
 
     # ------------------------------------------------------------ internals
+
+    def _compare_with_first_answer(self, function: str, body: bytes, value: Any) -> None:
+        """Keep the first answer to each call; a repeat that answers differently fails."""
+        key = hashlib.sha256(body).digest()
+        if key not in self._answers:
+            if _numbers_in(value) <= MAX_KEPT_NUMBERS:
+                self._answers[key] = value
+            return
+        if not same_answer(self._answers[key], value):
+            raise CheckFailed(f"{function}: answered differently when called again with the same arguments",
+                              hint=STATE_HINT)
 
     def _module_of(self, function: str) -> str:
         return self.submission.modules["torch" if function in TORCH_FUNCTIONS else "numpy"]
@@ -158,3 +175,25 @@ class SubmissionRunner:
         if kind == "not_implemented":
             return f"{function} is not implemented yet: it raises NotImplementedError" + (f" at {where}" if where else "")
         return f"{function} raised {text}{at}"
+
+
+def same_answer(first: Any, second: Any) -> bool:
+    """Whether two decoded answers are the same (arrays equal up to 1e-9 relative, NaN equal to NaN)."""
+    if isinstance(first, wire.ArrayValue) and isinstance(second, wire.ArrayValue):
+        return (first.array.shape == second.array.shape
+                and bool(np.allclose(first.array, second.array, rtol=1e-9, atol=1e-12, equal_nan=True)))
+    if isinstance(first, tuple) and isinstance(second, tuple):
+        return len(first) == len(second) and all(same_answer(a, b) for a, b in zip(first, second))
+    if isinstance(first, wire.Other) and isinstance(second, wire.Other):
+        return first.name == second.name
+    if isinstance(first, float) and isinstance(second, float):
+        return bool(np.isclose(first, second, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return type(first) is type(second) and first == second
+
+
+def _numbers_in(value: Any) -> int:
+    if isinstance(value, wire.ArrayValue):
+        return int(value.array.size)
+    if isinstance(value, tuple):
+        return sum(_numbers_in(item) for item in value)
+    return 1
