@@ -81,7 +81,7 @@ def check_array(
         raise CheckFailed(f"{what}: shape {shape_text(array.shape)}, expected {shape_text(want.shape)}", hint)
     _check_dtype(got, what)
     if not np.isfinite(array).all():  # a known mistake may give the same NaN/inf (an unstable softmax)
-        _check_finite(array, what, _recognise(array, alternatives, tolerance.bound(float(np.abs(want).max(initial=0.0)))))
+        _check_finite(array, what, _recognise(array, alternatives, tolerance.bound(float(np.abs(want).max(initial=0.0))), want))
     return _check_values(array, want, tolerance, what=what, reveal=reveal, alternatives=alternatives)
 
 
@@ -149,14 +149,19 @@ def _check_values(
     message = f"{what}: max abs error {worst:.1e}{at} (tolerance {bound:.1e})"
     if reveal:
         message += f"; got {array[index]:.6g}, expected {want[index]:.6g}"
-    raise CheckFailed(message, _recognise(array, alternatives, bound))
+    raise CheckFailed(message, _recognise(array, alternatives, bound, want))
 
 
-def _recognise(array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None, bound: float) -> str | None:
+def _recognise(
+    array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None, bound: float, want: np.ndarray
+) -> str | None:
     """The hint of the known mistake whose answer the submission matches, or None.
 
     A mistake matches when every value is within ``10 * bound`` of its answer
-    (NaN matching NaN, inf the same inf). The closest one wins; when another
+    (NaN matching NaN, inf the same inf) and the answer is at least twice as
+    close to it as to the right one; a mistake whose answer on this case
+    passes (the ReLU's derivative where every unit is on) names nothing and
+    is skipped. The closest one wins; when another
     mistake with a different hint also matches and its answer lies within
     ``bound`` of the closest one's, this case cannot tell them apart and no
     hint is given (a wrong hint is worse than none).
@@ -165,14 +170,18 @@ def _recognise(array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None,
     if finite.all() and not array.any():
         return "every value is 0"
     matches: list[tuple[float, str, np.ndarray]] = []
+    same_shape = want.shape == array.shape and finite.all()
+    from_right = float(np.abs(array - want).max(initial=0.0)) if same_shape else np.inf  # NaN is far from right
     for hint, wrong in (alternatives or {}).items():
         wrong = np.asarray(wrong, dtype=np.float64)
         if wrong.shape != array.shape or not np.array_equal(np.isfinite(wrong), finite):
             continue
+        if _near(wrong, want, bound):  # on this case the mistake gives the right answer
+            continue
         if not np.array_equal(array[~finite], wrong[~finite], equal_nan=True):
             continue
         error = float(np.abs(array[finite] - wrong[finite]).max(initial=0.0))
-        if error <= 10 * bound + 1e-12:
+        if error <= 10 * bound + 1e-12 and 2 * error < from_right:
             matches.append((error, hint, wrong))
     if matches:
         matches.sort(key=lambda match: match[0])

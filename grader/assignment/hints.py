@@ -100,6 +100,8 @@ LOCAL_UPDATE = ("your gradients are right, but the weights after the first step 
                 "check the update (w1 = w1 - lr * dw1, w2 = w2 - lr * dw2)")
 LOCAL_LATER_STEP = ("the first {good} step(s) are right and step {bad} is wrong: something is carried over from "
                     "one step to the next (a gradient not reset, an optimiser or a variable kept across epochs)")
+LOCAL_NO_STEP = ("with a single row of masks the weights did not change: train exactly one SGD step per row of "
+                 "masks (E = len(masks)), epoch e with masks[e]")
 LOCAL_ONLY_DROPOUT = ("right without dropout and wrong with it: check how each epoch's mask is applied (row e of "
                       "masks in epoch e, 1 = keep, kept units divided by (1 - p), in the forward and the backward pass)")
 LOCAL_ONLY_MASK = ("right without a mask and wrong with one: check the dropout (1 = keep, kept units divided by "
@@ -287,3 +289,20 @@ def train_layer(case: TrainCase, layer: int) -> Mapping[str, np.ndarray]:
     """The ``w{layer}`` part of :func:`train`: ``{hint: w{layer} after training}``."""
     table = train(case)
     return Alternatives(lambda: {hint: weights[layer - 1] for hint, weights in table.items()})
+
+
+def for_check(group: str, case: Any) -> dict[str, Any]:
+    """The ``{hint: wrong answer}`` table of a rubric group's case, as plain data.
+
+    For ``task1/Net`` the answers are outputs y; for the training groups they
+    are ``(w1, w2)`` pairs. Groups without a table (the agreement check) give
+    ``{}``. Localisation findings (:mod:`.diagnose`) need the student's own
+    functions and are not data.
+    """
+    table: Mapping[str, Any] | None = {
+        "task1/relu": relu, "task1/softmax": softmax, "task1/forward_np": forward, "task1/Net": forward,
+        "task1/forward_torch": forward, "task2/loss_np": loss, "task3/train_np": train, "task3/train_torch": train,
+        "task2/grad_w1_np": lambda c: grad(c, "dw1"), "task2/grad_w1_torch": lambda c: grad(c, "dw1"),
+        "task3/grad_w2_np": lambda c: grad(c, "dw2"),
+    }.get(group, lambda c: None)(case)
+    return dict(table or {})

@@ -1,9 +1,11 @@
-"""Calling a function as often as its case asks: once, or twice more for the state check.
+"""Calling a function as often as its case asks: once, or twice for the state check.
 
-A case made by :func:`grader.assignment.cases.again` has ``calls == 2``: the
-check calls the function twice with the arguments of an earlier case. The
-runner compares each answer with the first answer to the same call and fails
-the check when they differ (a function that keeps state between calls).
+A case made by :func:`grader.assignment.cases.twice` has ``calls == 2``: its
+check calls the function, then calls it again with the same arguments as a
+fresh run (the runner does not answer it from memory). The runner compares
+the second answer with the first and fails the check when they differ: the
+function keeps state between calls (a model kept in a global and reused for
+the same sizes, an optimiser, an array that grows).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any
 
 
 def call(run: Any, case: Any, function: str, *args: tuple[str, Any]) -> Any:
-    """``run.call(function, *args)``, ``case.calls`` times; the last answer."""
-    got = None
-    for _ in range(max(1, case.calls)):
-        got = run.call(function, *args)
+    """``run.call(function, *args)``, then ``case.calls - 1`` fresh runs of the same call; the last answer."""
+    got = run.call(function, *args)
+    for _ in range(case.calls - 1):
+        got = run.call(function, *args, fresh=True)
     return got
