@@ -13,6 +13,9 @@ the correct ones (``reference/`` and ``tests/submissions/correct/``). Prints:
   another mistake (target <= 5%);
 - hints given to correct submissions (target 0), and each correct
   submission's score (100);
+- the same two rates for the held-out samples alone (``held_out = true``:
+  written after the hints, to see how they generalise);
+- the share of failing checks of buggy submissions that carry any hint;
 - the grading time per submission.
 
 A script, not a test (``tests/test_diagnosis.py`` holds the exact expectations).
@@ -55,16 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
 
     named, wrong = [], []
+    failing = hinted = 0
     print(f"{'submission':28} {'named':6} {'wrong':6} hints given (names)")
     for name, report in zip(names, reports):
         expected = set(manifest[name]["hints"])
         given = [(check.id, hints.identify(check.hint) or f"?{check.hint}")
                  for check in report.checks if check.status != "pass" and check.hint]
+        failing += sum(check.status != "pass" for check in report.checks)
+        hinted += len(given)
         found = {hint for _, hint in given}
         is_named, others = bool(found & expected), sorted(found - expected)
         named += [name] if is_named else []
         wrong += [name] if others else []
-        print(f"{name:28} {'yes' if is_named else 'NO':6} {', '.join(others) or '-':6} {', '.join(sorted(found)) or '(none)'}")
+        flag = " (held out)" if manifest[name].get("held_out") else ""
+        print(f"{name + flag:28} {'yes' if is_named else 'NO':6} {', '.join(others) or '-':6} {', '.join(sorted(found)) or '(none)'}")
         if args.verbose:
             for check_id, hint in given:
                 print(f"    {check_id}: {hint}")
@@ -83,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; not named: {', '.join(sorted(set(names) - set(named)))}" if len(named) < total else ""))
     print(f"wrong-hint rate: {len(wrong)}/{total} = {wrong_rate:.0%} (target <= {TARGET_WRONG:.0%})"
           + (f"; {', '.join(wrong)}" if wrong else ""))
+    held = [name for name in names if manifest[name].get("held_out")]
+    if held:
+        print(f"held out: {len(set(held) & set(named))}/{len(held)} named, {len(set(held) & set(wrong))}/{len(held)} "
+              f"with a wrong hint")
+    print(f"failing checks of buggy submissions with a hint: {hinted}/{failing} = {hinted / max(failing, 1):.0%}")
     print(f"hints on correct submissions: {correct_hints} (target 0)")
     print(f"grading time: {seconds / len(paths) * 1000:.0f} ms per submission ({len(paths)} in {seconds:.1f} s, one session)")
     met = named_rate >= TARGET_NAMED and wrong_rate <= TARGET_WRONG and correct_hints == 0

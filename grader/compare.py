@@ -65,13 +65,13 @@ def check_array(
     *,
     what: str,
     reveal: bool,
-    alternatives: Mapping[str, np.ndarray] | None = None,
+    alternatives: Mapping[str, np.ndarray | list[np.ndarray]] | None = None,
 ) -> str:
     """Check an array answer; return the pass message or raise :class:`CheckFailed`.
 
     ``what`` names the call ("forward_np(x1, y1)"); ``reveal`` allows the
     message to show expected values (visible cases only); ``alternatives``
-    maps a hint to the answer a known mistake would give.
+    maps a hint to the answer a known mistake would give (or a list of them).
     """
     if not isinstance(got, ArrayValue):
         raise CheckFailed(f"{what}: returned {describe(got)}, expected an array of shape {shape_text(want.shape)}")
@@ -161,7 +161,8 @@ def _recognise(
     (NaN matching NaN, inf the same inf) and the answer is at least twice as
     close to it as to the right one; a mistake whose answer on this case
     passes (the ReLU's derivative where every unit is on) names nothing and
-    is skipped. The closest one wins; when another
+    is skipped. A hint may map to a list of answers (ways of making the same
+    mistake). The closest one wins; when another
     mistake with a different hint also matches and its answer lies within
     ``bound`` of the closest one's, this case cannot tell them apart and no
     hint is given (a wrong hint is worse than none).
@@ -172,7 +173,9 @@ def _recognise(
     matches: list[tuple[float, str, np.ndarray]] = []
     same_shape = want.shape == array.shape and finite.all()
     from_right = float(np.abs(array - want).max(initial=0.0)) if same_shape else np.inf  # NaN is far from right
-    for hint, wrong in (alternatives or {}).items():
+    candidates = [(hint, answer) for hint, answers in (alternatives or {}).items()
+                  for answer in (answers if isinstance(answers, list) else [answers])]
+    for hint, wrong in candidates:
         wrong = np.asarray(wrong, dtype=np.float64)
         if wrong.shape != array.shape or not np.array_equal(np.isfinite(wrong), finite):
             continue

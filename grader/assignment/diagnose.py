@@ -119,7 +119,8 @@ def training(run: Any, function: str, case: TrainCase, tolerance: Tolerance) -> 
 
     1. Is the first step already wrong? Then, in NumPy, are the student's own
        gradient functions wrong on that step (and which), or the update; in
-       torch, does the network add a bias.
+       torch, does the network add a bias, is the step right without dropout,
+       is the Net's output on that step right (then the loss or the optimiser is not).
     2. Otherwise, the first wrong step (binary search over prefixes of masks):
        something carries over from step to step.
     3. Is the run right without dropout (all-ones masks, p = 0)?
@@ -155,6 +156,11 @@ def _first_step(run: Any, function: str, case: TrainCase, tolerance: Tolerance) 
         if found is None and _pair_close(_train_call(run, function, case, ones, 0.0), _ref_train(case, ones, 0.0),
                                          tolerance):
             found = hints.LOCAL_ONLY_DROPOUT
+        if found is None:
+            net = run.call("Net", ("w1", case.w1), ("w2", case.w2), ("p", case.p), ("x", case.x), ("mask", mask))
+            y = net[0] if isinstance(net, tuple) and len(net) == 3 else None
+            if _close(y, ref.forward_np(case.x, case.w1, case.w2, mask, case.p), tolerance):
+                found = hints.LOCAL_TORCH_STEP
         return found
     wrong = []
     for name, want in (("grad_w1_np", ref.grad_w1_np), ("grad_w2_np", ref.grad_w2_np)):

@@ -1,6 +1,7 @@
 """Known mistakes, the answers they produce, and what to tell a student who made one.
 
-Each function below returns ``{hint: wrong answer}`` for one case: the
+Each function below returns ``{hint: wrong answer}`` for one case (or
+``{hint: [wrong answers]}`` when a mistake can be made in several ways): the
 answers of known wrong versions of the reference (:mod:`.variants`),
 computed in the grader's process. A failing check whose answer matches one
 of them within tolerance reports that hint (:func:`grader.compare.check_array`
@@ -100,6 +101,9 @@ LOCAL_UPDATE = ("your gradients are right, but the weights after the first step 
                 "check the update (w1 = w1 - lr * dw1, w2 = w2 - lr * dw2)")
 LOCAL_LATER_STEP = ("the first {good} step(s) are right and step {bad} is wrong: something is carried over from "
                     "one step to the next (a gradient not reset, an optimiser or a variable kept across epochs)")
+LOCAL_TORCH_STEP = ("your Net's output on the first step is right, but the weights after that step are not "
+                    "w - lr * dL/dw: check the loss (nn.CrossEntropyLoss on the Net's output) and the optimiser "
+                    "(torch.optim.SGD(net.parameters(), lr=lr), zero_grad, backward, step once per epoch)")
 LOCAL_NO_STEP = ("with a single row of masks the weights did not change: train exactly one SGD step per row of "
                  "masks (E = len(masks)), epoch e with masks[e]")
 LOCAL_ONLY_DROPOUT = ("right without dropout and wrong with it: check how each epoch's mask is applied (row e of "
@@ -190,11 +194,11 @@ def relu(case: ArrayCase) -> Mapping[str, np.ndarray]:
 
 
 @cache
-def softmax(case: ArrayCase) -> Mapping[str, np.ndarray]:
+def softmax(case: ArrayCase) -> Mapping[str, np.ndarray | list[np.ndarray]]:
     def compute() -> dict[str, np.ndarray]:
         table = {UNSTABLE_SOFTMAX: v.softmax_unstable(case.value)}
         if case.value.ndim == 2:
-            table[SOFTMAX_AXIS] = v.softmax(case.value, axis=0)
+            table[SOFTMAX_AXIS] = v.softmax_columns(case.value)
             table[SOFTMAX_WHOLE] = v.softmax_whole(case.value)
         return table
 

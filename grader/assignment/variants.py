@@ -61,10 +61,25 @@ def softmax_unstable(z: np.ndarray) -> np.ndarray:
         return e / e.sum(axis=-1, keepdims=True)
 
 
-def softmax_whole(z: np.ndarray) -> np.ndarray:
-    """Softmax normalised over every entry of a 2-D array at once (Python's built-in ``sum``: axis 0)."""
+def softmax_whole(z: np.ndarray) -> list[np.ndarray]:
+    """Softmax of a 2-D array normalised over every entry at once (Python's built-in ``sum`` twice).
+
+    Two answers: the shift by the global maximum, and by each row's
+    maximum (then the rows' different shifts no longer cancel).
+    """
     e = np.exp(z - z.max())
-    return e / e.sum()
+    rows = np.exp(z - z.max(axis=-1, keepdims=True))
+    return [e / e.sum(), rows / rows.sum()]
+
+
+def softmax_columns(z: np.ndarray) -> list[np.ndarray]:
+    """Softmax of a 2-D array normalised over axis 0 (the columns) instead of each row.
+
+    Two answers: shifted by each column's maximum (a column softmax), and by
+    each row's maximum then summed over axis 0.
+    """
+    rows = np.exp(z - z.max(axis=-1, keepdims=True))
+    return [softmax(z, axis=0), rows / rows.sum(axis=0, keepdims=True)]
 
 
 def _factors(mask: np.ndarray | None, p: float, hidden: int, m: Mistake) -> tuple[np.ndarray, np.ndarray]:
