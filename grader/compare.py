@@ -66,13 +66,13 @@ def check_array(
     *,
     what: str,
     reveal: bool,
-    alternatives: Mapping[str, np.ndarray] | None = None,
+    alternatives: Mapping[str, np.ndarray | list[np.ndarray]] | None = None,
 ) -> str:
     """Check an array answer; return the pass message or raise :class:`CheckFailed`.
 
     ``what`` names the call ("forward_np(x1, y1)"); ``reveal`` allows the
     message to show expected values (visible cases only); ``alternatives``
-    maps a hint to the answer a known mistake would give.
+    maps a hint to the answer a known mistake would give (or a list of them).
     """
     if not isinstance(got, ArrayValue):
         raise CheckFailed(f"{what}: returned {describe(got)}, expected an array of shape {shape_text(want.shape)}")
@@ -81,7 +81,8 @@ def check_array(
         hint = "this is the transpose of the expected shape" if array.shape == want.shape[::-1] and array.ndim == 2 else None
         raise CheckFailed(f"{what}: shape {shape_text(array.shape)}, expected {shape_text(want.shape)}", hint)
     _check_dtype(got, what)
-    _check_finite(array, what)
+    if not np.isfinite(array).all():  # a known mistake may give the same NaN/inf (an unstable softmax)
+        _check_finite(array, what, _recognise(array, alternatives, tolerance.bound(float(np.abs(want).max(initial=0.0))), want))
     return _check_values(array, want, tolerance, what=what, reveal=reveal, alternatives=alternatives)
 
 
@@ -120,13 +121,14 @@ def _check_dtype(got: ArrayValue, what: str) -> None:
         raise CheckFailed(f"{what}: dtype {got.dtype}, expected floating-point values")
 
 
-def _check_finite(array: np.ndarray, what: str) -> None:
+def _check_finite(array: np.ndarray, what: str, hint: str | None = None) -> None:
+    """Refuse NaN/inf; ``hint`` names a known mistake that gives the same non-finite answer."""
     bad = ~np.isfinite(array)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(array[index]) else "inf"
         at = f" at {_index_text(index)}" if index else ""
-        raise CheckFailed(f"{what}: contains {kind}{at} ({int(bad.sum())} non-finite values)")
+        raise CheckFailed(f"{what}: contains {kind}{at} ({int(bad.sum())} non-finite values)", hint)
 
 
 def _check_values(
@@ -149,21 +151,60 @@ def _check_values(
     message = f"{what}: max abs error {worst:.1e}{at} (tolerance {bound:.1e})"
     if reveal:
         message += f"; got {array[index]:.6g}, expected {want[index]:.6g}"
-    raise CheckFailed(message, _recognise(array, alternatives, bound))
+    raise CheckFailed(message, _recognise(array, alternatives, bound, want))
 
 
-def _recognise(array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None, bound: float) -> str | None:
-    """The hint of the first known mistake whose answer the submission matches."""
-    if not array.any():
+def _recognise(
+    array: np.ndarray, alternatives: Mapping[str, np.ndarray] | None, bound: float, want: np.ndarray
+) -> str | None:
+    """The hint of the known mistake whose answer the submission matches, or None.
+
+    A mistake matches when every value is within ``10 * bound`` of its answer
+    (NaN matching NaN, inf the same inf) and the answer is at least twice as
+    close to it as to the right one; a mistake whose answer on this case
+    passes (the ReLU's derivative where every unit is on) names nothing and
+    is skipped. A hint may map to a list of answers (ways of making the same
+    mistake). The closest one wins; when another
+    mistake with a different hint also matches and its answer lies within
+    ``bound`` of the closest one's, this case cannot tell them apart and no
+    hint is given (a wrong hint is worse than none).
+    """
+    finite = np.isfinite(array)
+    if finite.all() and not array.any():
         return "every value is 0"
     with np.errstate(all="ignore"):  # values near the float64 limit overflow when shifted or scaled
-        for hint, wrong in (alternatives or {}).items():
+        matches: list[tuple[float, str, np.ndarray]] = []
+        same_shape = want.shape == array.shape and finite.all()
+        from_right = float(np.abs(array - want).max(initial=0.0)) if same_shape else np.inf  # NaN is far from right
+        candidates = [(hint, answer) for hint, answers in (alternatives or {}).items()
+                      for answer in (answers if isinstance(answers, list) else [answers])]
+        for hint, wrong in candidates:
             wrong = np.asarray(wrong, dtype=np.float64)
-            if wrong.shape == array.shape and float(np.abs(array - wrong).max(initial=0.0)) <= 10 * bound + 1e-12:
-                return hint
-        if np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
+            if wrong.shape != array.shape or not np.array_equal(np.isfinite(wrong), finite):
+                continue
+            if _near(wrong, want, bound):  # on this case the mistake gives the right answer
+                continue
+            if not np.array_equal(array[~finite], wrong[~finite], equal_nan=True):
+                continue
+            error = float(np.abs(array[finite] - wrong[finite]).max(initial=0.0))
+            if error <= 10 * bound + 1e-12 and 2 * error < from_right:
+                matches.append((error, hint, wrong))
+        if matches:
+            matches.sort(key=lambda match: match[0])
+            _, best, answer = matches[0]
+            for _, hint, wrong in matches[1:]:
+                if hint != best and _near(wrong, answer, bound):
+                    return None
+            return best
+        if finite.all() and np.array_equal(array, np.round(array, 4)) and np.any(array != np.round(array, 2)):
             return "the values look rounded to 4 decimals; return them unrounded"
     return None
+
+
+def _near(a: np.ndarray, b: np.ndarray, bound: float) -> bool:
+    both = np.isfinite(a) & np.isfinite(b)
+    return bool(np.array_equal(np.isfinite(a), np.isfinite(b))
+                and float(np.abs(a[both] - b[both]).max(initial=0.0)) <= bound)
 
 
 def _index_text(index: tuple[int, ...]) -> str:

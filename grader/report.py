@@ -11,6 +11,7 @@ it and ``grader/schema/sample_report.json`` shows it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -62,11 +63,11 @@ class TaskResult:
 
     @property
     def score(self) -> float:
-        return sum(check.score for check in self.checks)
+        return math.fsum(check.score for check in self.checks)  # fsum: 8 points over 6 checks add up to 8.0
 
     @property
     def max_score(self) -> float:
-        return sum(check.max_score for check in self.checks)
+        return math.fsum(check.max_score for check in self.checks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,11 +123,11 @@ class Report:
 
     @property
     def score(self) -> float:
-        return sum(task.score for task in self.tasks)
+        return math.fsum(task.score for task in self.tasks)
 
     @property
     def max_score(self) -> float:
-        return sum(task.max_score for task in self.tasks)
+        return math.fsum(task.max_score for task in self.tasks)
 
     @property
     def checks(self) -> list[CheckResult]:

@@ -9,6 +9,7 @@ first use, and turns everything that can go wrong on the student's side into
 that dies or hangs is replaced by a fresh one for the next call, so one
 failure costs only the checks it touches; a module whose import kills or
 hangs the process, and a function that timed out once, are not tried again.
+
 A call repeated with the same arguments and seed (the agreement check reuses
 the training cases) is answered from the first reply.
 
@@ -19,6 +20,10 @@ malformed is the student's error (:class:`~grader.compare.CodeError`),
 never the grader's. Only what a later call needs is kept: the decoded
 answer of each call (plain float64 arrays, not the JSON), up to
 ``MEMO_MAX_ELEMENTS`` numbers in all, under a digest of its request.
+
+A check may ask for a fresh run (``fresh=True``, the state check): the call
+then really runs again, and an answer that differs from the first one fails
+the check with its likely cause (a model or an optimiser kept between calls).
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ def _count_elements(value: Any) -> int:
         return sum(map(_count_elements, value)) + len(value)
     return 1
 
+STATE_HINT = ("it keeps something between calls (a model, an optimiser or an array made once and reused, e.g. in "
+              "a global variable or a default argument); build everything afresh inside the function")
+
 
 def encode_argument(value: Any, *, tensor: bool) -> dict[str, Any]:
     """Encode one argument: arrays become float64 arrays or float32 tensors."""
@@ -99,10 +107,12 @@ class SubmissionRunner:
 
     # ------------------------------------------------------------ public
 
-    def call(self, function: str, *args: tuple[str, Any]) -> Any:
+    def call(self, function: str, *args: tuple[str, Any], fresh: bool = False) -> Any:
         """Call ``function(*values)`` in the sandbox and return its decoded result.
 
-        ``args`` are ``(name, value)`` pairs; names appear in messages.
+        ``args`` are ``(name, value)`` pairs; names appear in messages. A
+        repeated call is answered from the first reply unless ``fresh``: then
+        it runs again and must answer as the first time (else :class:`CheckFailed`).
         Raises :class:`CodeError` when the code does not run and
         :class:`CheckFailed` when it modified an argument in place.
         """
@@ -120,12 +130,17 @@ class SubmissionRunner:
         }
         body = wire.encode_message(request)
         key = hashlib.sha256(body).digest()
-        answer = self._answers.get(key)
-        if answer is None:  # the same call with the same seed gives the same answer: ask once
+        first = self._answers.get(key)
+        if first is not None and not fresh:  # the same call with the same seed gives the same answer: ask once
+            answer = first
+        else:
             answer = self._answer(function, self._request(body, subject=function, function=function))
-            if self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:
+            if first is None and self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:
                 self._answers[key] = answer
                 self._memo_elements += answer.elements
+        if first is not None and answer is not first and not _same(first, answer):
+            raise CheckFailed(f"{function}: answered differently when called again with the same arguments",
+                              hint=STATE_HINT)
         if answer.error is not None:
             raise CodeError(answer.error)
         if answer.mutated:
@@ -238,3 +253,24 @@ class SubmissionRunner:
         if kind == "not_implemented":
             return f"{function} is not implemented yet: it raises NotImplementedError" + (f" at {where}" if where else "")
         return f"{function} raised {text}{at}"
+
+
+def _same(first: _Answer, second: _Answer) -> bool:
+    """Whether two answers of one call are the same: both failed alike, or equal values (see :func:`same_answer`)."""
+    if first.error is not None or second.error is not None:
+        return (first.error is None) == (second.error is None)
+    return same_answer(first.value, second.value) and first.mutated == second.mutated
+
+
+def same_answer(first: Any, second: Any) -> bool:
+    """Whether two decoded answers are the same (arrays equal up to 1e-9 relative, NaN equal to NaN)."""
+    if isinstance(first, wire.ArrayValue) and isinstance(second, wire.ArrayValue):
+        return (first.array.shape == second.array.shape
+                and bool(np.allclose(first.array, second.array, rtol=1e-9, atol=1e-12, equal_nan=True)))
+    if isinstance(first, tuple) and isinstance(second, tuple):
+        return len(first) == len(second) and all(same_answer(a, b) for a, b in zip(first, second))
+    if isinstance(first, wire.Other) and isinstance(second, wire.Other):
+        return first.name == second.name
+    if isinstance(first, float) and isinstance(second, float):
+        return bool(np.isclose(first, second, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return type(first) is type(second) and first == second

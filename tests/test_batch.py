@@ -126,7 +126,7 @@ def test_every_entry_gets_a_valid_report(graded_class):
     for name, report in reports.items():
         jsonschema.validate(report, SCHEMA)
         assert report["submission"] == name
-        assert len([c for t in report["tasks"] for c in t["checks"]]) == 45
+        assert len([c for t in report["tasks"] for c in t["checks"]]) == 48
 
 
 def test_each_kind_of_submission_gets_its_own_grade(graded_class):
@@ -181,7 +181,7 @@ def test_the_class_summary_page_is_self_contained_with_a_histogram(graded_class)
     page = (graded_class[1] / batch.SUMMARY_PAGE).read_text()
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and page.count("<rect") == 10
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "task2/grad_w1_np/h1" in page and "notes.txt" in page and "not a submission" in page
+    assert "task2/grad_w1_np/h2" in page and "notes.txt" in page and "not a submission" in page
 
 
 # ---------------------------------------------------------------- re-runs

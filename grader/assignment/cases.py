@@ -14,8 +14,9 @@ decimals fails them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -45,6 +46,7 @@ class ArrayCase:
     visible: bool
     label: str
     value: np.ndarray  # any shape
+    calls: int = 1  # how many times the check calls the function (2: the state check, see twice())
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: cases are constants, and hashable for caching
@@ -64,6 +66,7 @@ class NetCase:
     w2: np.ndarray
     mask: np.ndarray | None = None
     p: float = 0.0
+    calls: int = 1
 
     @cached_property
     def sizes(self) -> tuple[int, int, int]:
@@ -84,6 +87,7 @@ class TrainCase:
     masks: np.ndarray
     lr: float
     p: float
+    calls: int = 1
 
 
 # ------------------------------------------------------------ hidden data
@@ -119,21 +123,45 @@ def _hidden_net(
         active = hidden > 0
         kept = active if mask is None else active & (mask > 0)
         a = np.maximum(hidden, 0) * (1.0 if mask is None else mask / (1 - p))
-        if (~active).any() and kept.sum() >= 2 and np.abs(a @ w2).max() < 4 and (mask is None or (mask == 0).any()):
+        # a masked case drops an active unit: only then do "mask ignored in the backward pass" and
+        # "mask applied without 1/(1-p)" give different gradients
+        drops_active = mask is None or (active & (mask == 0)).any()
+        if (~active).any() and kept.sum() >= 2 and np.abs(a @ w2).max() < 4 and drops_active:
             break
     what = f"D={d}, H={h}, C={c}" + (f", with mask, p={p}" if masked else "") + (", soft target" if soft_target else "")
     return NetCase(case_id, False, f"hidden case {case_id} ({what})", x, target, w1, w2, mask, p)
 
 
 def _hidden_train(
-    case_id: str, seed: int, sizes: tuple[int, int, int], *, epochs: int, lr: float, p: float
+    case_id: str, seed: int, sizes: tuple[int, int, int], *, epochs: int, lr: float, p: float, visible: bool = False
 ) -> TrainCase:
-    """A hidden training run. Its number of epochs is not 100: the epochs are ``len(masks)``."""
+    """A training run (hidden unless ``visible``). Its number of epochs is not 100: the epochs are ``len(masks)``."""
     net = _hidden_net(case_id, seed, sizes)
     masks = dropout_masks(epochs, sizes[1], p, seed)
     d, h, c = sizes
-    label = f"hidden case {case_id} (D={d}, H={h}, C={c}, {epochs} epochs, lr={lr}, p={p})"
-    return TrainCase(case_id, False, label, net.x, net.target, net.w1, net.w2, masks, lr, p)
+    what = f"D={d}, H={h}, C={c}, {epochs} epochs, lr={lr}, p={p}"
+    label = f"{case_id}: seeded network {seed} ({what})" if visible else f"hidden case {case_id} ({what})"
+    return TrainCase(case_id, visible, label, net.x, net.target, net.w1, net.w2, masks, lr, p)
+
+
+def _visible(case: NetCase, label: str) -> NetCase:
+    """A generated network case shown to students (its values appear in messages)."""
+    return replace(case, visible=True, label=label)
+
+
+Case = TypeVar("Case", ArrayCase, NetCase, TrainCase)
+
+
+def twice(cases: list[Case]) -> list[Case]:
+    """``cases`` with the state check on its last visible case: that check calls its function twice.
+
+    The second call really runs again, after the group's earlier calls, and
+    must answer as the first: a function that keeps a model, an optimiser or
+    an array between calls (in a global, reused for the same sizes) does not.
+    """
+    last = max(i for i, case in enumerate(cases) if case.visible)
+    case = cases[last]
+    return [*cases[:last], replace(case, label=f"{case.label}; called twice", calls=2), *cases[last + 1:]]
 
 
 # ------------------------------------------------------------ the cases
@@ -144,47 +172,63 @@ RELU = [
     ArrayCase("hidden_mixed", False, "hidden input of 9 values of both signs",
               _f32(np.random.default_rng(102).normal(0, 3, size=9))),
 ]
+RELU = twice(RELU)
 
 SOFTMAX = [
     ArrayCase("visible", True, "z = [1, 2, 3]", np.array([1.0, 2.0, 3.0])),
+    ArrayCase("visible_2d_large", True, "z = [[1, 2, 3], [1000, 1002, 1001]] (large logits), softmax over each row",
+              np.array([[1.0, 2.0, 3.0], [1000.0, 1002.0, 1001.0]])),
     ArrayCase("hidden_large", False, "hidden large logits [1000, 1001, 999]", np.array([1000.0, 1001.0, 999.0])),
     ArrayCase("hidden_2d", False, "hidden 2-D input (4, 5), softmax over each row",
               _f32(np.random.default_rng(103).normal(0, 1.5, size=(4, 5)))),
 ]
+SOFTMAX = twice(SOFTMAX)
 
 _ORIGINAL_1 = NetCase("x1", True, "x1, y1", X1, Y1, W1, W2)
 _ORIGINAL_2 = NetCase("x2", True, "x2, y2", X2, Y2, W1, W2)
+# x1 with a mask that drops an active unit
+_MASKED_1 = NetCase("x1_mask", True, "x1, y1, mask [1, 0, 1, 1], p=0.4", X1, Y1, W1, W2, np.array([1.0, 0.0, 1.0, 1.0]), 0.4)
+# other sizes, negative weights: some ReLU units are off
+_VISIBLE_V1 = _visible(_hidden_net("v1", 301, (2, 5, 3)), "v1: seeded network 301 (D=2, H=5, C=3, negative weights)")
+_VISIBLE_SOFT = replace(_ORIGINAL_1, id="x1_soft", label="x1, soft target [0.25, 0.75]", target=np.array([0.25, 0.75]))
 
 FORWARD = [
     _ORIGINAL_1,
     _ORIGINAL_2,
+    _MASKED_1,
     _hidden_net("h1", 201, (5, 7, 3)),
     _hidden_net("h2", 202, (4, 6, 5), p=0.4, masked=True),
 ]
+FORWARD = twice(FORWARD)
 
 NET = [
-    _ORIGINAL_1,
+    _MASKED_1,  # forward_torch's checks run the Net without a mask
     _hidden_net("h1", 211, (6, 5, 4)),
     _hidden_net("h2", 212, (5, 8, 3), p=0.4, masked=True),
 ]
+NET = twice(NET)
 
 FORWARD_TORCH = [_ORIGINAL_1, _ORIGINAL_2, _hidden_net("h1", 221, (5, 7, 3)), _hidden_net("h2", 222, (7, 4, 6))]
+FORWARD_TORCH = twice(FORWARD_TORCH)
 
 LOSS = [
     _ORIGINAL_1,
+    _VISIBLE_SOFT,
     _hidden_net("h1", 231, (4, 5, 4), soft_target=True),
     _hidden_net("h2", 232, (3, 6, 6)),
 ]
+LOSS = twice(LOSS)
 
 GRAD_W1 = [
     _ORIGINAL_1,
     _ORIGINAL_2,
-    _hidden_net("h1", 241, (4, 5, 3)),
+    _MASKED_1,
+    _VISIBLE_V1,  # unmasked, other sizes, ReLU units off
     _hidden_net("h2", 242, (5, 6, 3), p=0.4, masked=True),
-    _hidden_net("h3", 243, (6, 8, 4), p=0.25, masked=True),
     _hidden_net("h4", 244, (3, 7, 5), soft_target=True),
     _hidden_net("h5", 245, (10, 16, 5), p=0.5, masked=True),
 ]
+GRAD_W1 = twice(GRAD_W1)
 
 GRAD_W1_TORCH = [
     _ORIGINAL_1,
@@ -193,22 +237,25 @@ GRAD_W1_TORCH = [
     _hidden_net("h2", 252, (6, 9, 4), soft_target=True),
     _hidden_net("h3", 253, (8, 3, 2)),
 ]
+GRAD_W1_TORCH = twice(GRAD_W1_TORCH)
 
 GRAD_W2 = [
     _ORIGINAL_1,
-    _ORIGINAL_2,
+    _MASKED_1,
     _hidden_net("h1", 261, (4, 6, 3)),
     _hidden_net("h2", 262, (5, 7, 4), p=0.4, masked=True),
     _hidden_net("h3", 263, (6, 5, 3), p=0.3, masked=True, soft_target=True),
 ]
+GRAD_W2 = twice(GRAD_W2)
 
 TRAIN = [
     TrainCase("x1", True, f"x1, y1, masks dropout_masks({EPOCHS}, 4, {P}, seed=0)",
               X1, Y1, W1, W2, dropout_masks(EPOCHS, 4, P, 0), LR, P),
+    _hidden_train("v1", 302, (2, 5, 3), epochs=10, lr=0.1, p=0.25, visible=True),
     _hidden_train("h1", 271, (5, 6, 3), epochs=20, lr=0.2, p=0.4),
-    _hidden_train("h2", 272, (4, 8, 4), epochs=12, lr=0.3, p=0.25),
 ]
+TRAIN = twice(TRAIN)
 
 # The agreement check trains on the same cases as the training checks: the
 # runner answers the repeated calls from memory, so it costs no extra run.
-AGREEMENT = [TRAIN[0], TRAIN[1]]
+AGREEMENT = [TRAIN[0], TRAIN[2]]

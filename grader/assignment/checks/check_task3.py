@@ -1,11 +1,11 @@
-"""Task 3: the gradient of w2 and 100 epochs of SGD with the grader's dropout masks."""
+"""Task 3: the gradient of w2 and training with SGD and the grader's dropout masks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from grader.assignment import cases, expected, hints
+from grader.assignment import cases, diagnose, expected, hints, state
 from grader.compare import CheckFailed, check_array, check_pair, shape_text
 from grader.inside.wire import ArrayValue
 
@@ -13,36 +13,48 @@ from grader.inside.wire import ArrayValue
 @pytest.mark.group("task3/grad_w2_np")
 @pytest.mark.parametrize("case", cases.GRAD_W2, ids=lambda c: c.id)
 def test_grad_w2_np(case, run, tolerance, passed):
-    got = run.call("grad_w2_np", ("x", case.x), ("target", case.target), ("w1", case.w1), ("w2", case.w2),
-                   ("mask", case.mask), ("p", case.p))
-    passed(check_array(got, expected.grad_w2(case), tolerance, what=f"grad_w2_np({case.label})",
-                       reveal=case.visible, alternatives=hints.grad(case, "dw2")))
+    got = state.call(run, case, "grad_w2_np", ("x", case.x), ("target", case.target), ("w1", case.w1),
+                     ("w2", case.w2), ("mask", case.mask), ("p", case.p))
+    try:
+        passed(check_array(got, expected.grad_w2(case), tolerance, what=f"grad_w2_np({case.label})",
+                           reveal=case.visible, alternatives=hints.grad(case, "dw2")))
+    except CheckFailed as failure:
+        diagnose.add_hint(failure, lambda: diagnose.masked_pass(run, "grad_w2_np", case, tolerance))
+        raise
 
 
 def _train(run, function: str, case: cases.TrainCase):
-    got = run.call(function, ("x", case.x), ("target", case.target), ("w1", case.w1), ("w2", case.w2),
-                   ("masks", case.masks), ("lr", case.lr), ("p", case.p))
+    got = state.call(run, case, function, ("x", case.x), ("target", case.target), ("w1", case.w1), ("w2", case.w2),
+                     ("masks", case.masks), ("lr", case.lr), ("p", case.p))
     return check_pair(got, f"{function}({case.label})")
 
 
-def _check_weights(got, want, tolerance, what: str, reveal: bool) -> str:
-    messages = [check_array(g, w, tolerance, what=f"{what}: {name}", reveal=reveal)
-                for name, g, w in zip(("w1", "w2"), got, want)]
+def _check_weights(got, want, tolerance, what: str, reveal: bool, case: cases.TrainCase | None = None) -> str:
+    messages = [check_array(g, w, tolerance, what=f"{what}: {name}", reveal=reveal,
+                            alternatives=hints.train_layer(case, layer) if case is not None else None)
+                for layer, name, g, w in zip((1, 2), ("w1", "w2"), got, want)]
     return "; ".join(messages)
+
+
+def _check_training(function: str, case, run, tolerance, passed) -> None:
+    got = _train(run, function, case)
+    try:
+        passed(_check_weights(got, expected.train(case), tolerance, f"{function}({case.label})", case.visible, case))
+    except CheckFailed as failure:
+        diagnose.add_hint(failure, lambda: diagnose.training(run, function, case, tolerance))
+        raise
 
 
 @pytest.mark.group("task3/train_np")
 @pytest.mark.parametrize("case", cases.TRAIN, ids=lambda c: c.id)
 def test_train_np(case, run, tolerance, passed):
-    got = _train(run, "train_np", case)
-    passed(_check_weights(got, expected.train(case), tolerance, f"train_np({case.label})", case.visible))
+    _check_training("train_np", case, run, tolerance, passed)
 
 
 @pytest.mark.group("task3/train_torch")
 @pytest.mark.parametrize("case", cases.TRAIN, ids=lambda c: c.id)
 def test_train_torch(case, run, tolerance, passed):
-    got = _train(run, "train_torch", case)
-    passed(_check_weights(got, expected.train(case), tolerance, f"train_torch({case.label})", case.visible))
+    _check_training("train_torch", case, run, tolerance, passed)
 
 
 # How far the shared training may be from the task's (relative to the change the task's training makes)
@@ -83,5 +95,3 @@ def test_agreement(case, run, tolerance, passed):
                           "only for a training")
     what = f"train_torch vs train_np ({case.label})"
     passed(_check_weights(torch_weights, tuple(w.array for w in numpy_weights), tolerance, what, reveal=True))
-
-
