@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .assignment.case_sets import SECRET_VARIABLE, CaseSet, SecretError, default_case_set, draw_case_set, read_secret
 from .checks import ChecksError
 from .grading import GradingOptions, grade
 from .gradescope import results_json
@@ -33,7 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def secret_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--secret-file", metavar="FILE",
+                             help=f"the course secret the hidden cases are drawn from (default: ${SECRET_VARIABLE}; "
+                                  "without either, the fixed hidden cases)")
+
     def sandbox_options(command: argparse.ArgumentParser) -> None:
+        secret_option(command)
         command.add_argument("--rubric", type=Path, help="a rubric TOML file (default: the packaged rubric)")
         group = command.add_mutually_exclusive_group()
         group.add_argument("--require-sandbox", action="store_true",
@@ -89,7 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _options(args: argparse.Namespace, *, visible_only: bool = False, hide: Sequence[Path] = ()) -> GradingOptions:
     rubric = load_rubric(args.rubric)
     bubblewrap = False if args.no_bubblewrap else (True if args.require_sandbox else None)
-    return GradingOptions(rubric=rubric, visible_only=visible_only, bubblewrap=bubblewrap, hide=tuple(hide))
+    return GradingOptions(rubric=rubric, visible_only=visible_only, bubblewrap=bubblewrap, hide=tuple(hide),
+                          cases=_case_set(args, rubric))
+
+
+def _case_set(args: argparse.Namespace, rubric) -> CaseSet:
+    """The fixed cases, or hidden cases drawn from the course secret (--secret-file, else $GRADER_SECRET)."""
+    try:
+        secret = read_secret(args.secret_file, os.environ)
+    except SecretError as exc:
+        raise UsageError(str(exc)) from None
+    return default_case_set() if secret is None else draw_case_set(secret, rubric)
 
 
 def _existing(path: Path) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .assignment.case_sets import CaseSet, default_case_set
 from .checks import run_checks
 from .compare import CodeError
 from .report import CheckResult, Report, TaskResult
@@ -36,6 +37,7 @@ class GradingOptions:
     bubblewrap: bool | None = None  # None: use it when available
     seed: int = 0
     hide: Sequence[Path] = ()  # extra paths the sandbox must not show (other submissions, outputs)
+    cases: CaseSet = field(default_factory=default_case_set)  # the fixed cases, or a course secret's draw
 
     @property
     def limits(self) -> Limits:
@@ -129,7 +131,7 @@ def grade_many(
                 on_report(index, report(index, checks))
 
         results = run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=starting,
-                             on_results=finished)
+                             on_results=finished, substitute=options.cases.substitute)
         return [report(index, checks) for index, checks in enumerate(results)]
     finally:
         if own_sandbox and active is not None:
@@ -172,4 +174,5 @@ def _report(
         error=error,
         sandbox=layers,
         content_hash=submission.content_hash if submission else None,
+        case_fingerprint=options.cases.fingerprint,
     )

@@ -82,6 +82,7 @@ class Report:
     error: str | None = None  # why the grader could not grade at all
     sandbox: dict[str, Any] = field(default_factory=dict)
     content_hash: str | None = None
+    case_fingerprint: str | None = None  # digest of the case set graded (never the course secret)
 
     @property
     def score(self) -> float:
@@ -111,6 +112,7 @@ class Report:
             "duration_s": round(self.duration_s, 3),
             "sandbox": self.sandbox,
             "content_hash": self.content_hash,
+            "case_fingerprint": self.case_fingerprint,
         }
         if self.error:
             data["error"] = self.error

@@ -112,6 +112,7 @@ def config_fingerprint(options: GradingOptions) -> str:
         "rubric": dataclasses.asdict(options.rubric),
         "visible_only": options.visible_only,
         "seed": options.seed,
+        "cases": options.cases.fingerprint,  # a new course secret regrades everything
     }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for root in _code_roots():
