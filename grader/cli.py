@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     batch_cmd.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers (default 2)")
     batch_cmd.add_argument("--force", action="store_true", help="regrade submissions whose report is up to date")
     sandbox_options(batch_cmd)
+
+    release_cmd = commands.add_parser("release", help="write what a course hands out: OUT_DIR/student/ and student.zip")
+    release_cmd.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    release_cmd.add_argument("--force", action="store_true", help="write into OUT_DIR even if it is not empty")
+    release_cmd.add_argument("--rubric", type=Path, help="a rubric TOML file (default: the packaged rubric)")
+    secret_option(release_cmd)
     return parser
 
 
@@ -123,6 +129,18 @@ def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "release":
+        from .release import ReleaseContext, ReleaseError, release  # imported on demand
+
+        rubric = load_rubric(args.rubric)
+        try:
+            written = release(args.out_dir, force=args.force,
+                              context=ReleaseContext(rubric=rubric, cases=_case_set(args, rubric)))
+        except ReleaseError as exc:
+            raise UsageError(str(exc)) from None
+        for path in written:
+            print(f"wrote {path}")
+        return EXIT_OK
     if args.command == "batch":
         from .batch.run import default_output, run_batch  # imported on demand: only batch needs the pool
         from .sandbox import SandboxError

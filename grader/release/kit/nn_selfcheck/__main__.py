@@ -1,0 +1,29 @@
+"""``python -m nn_selfcheck [PATH]`` and the ``nn-selfcheck`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None, *, default: str = ".") -> int:
+    parser = argparse.ArgumentParser(prog="nn-selfcheck", description="Run the visible checks of the homework.")
+    parser.add_argument("submission", nargs="?", default=default,
+                        help=f"your folder, .py file or .ipynb notebook (default: {default})")
+    args = parser.parse_args(argv)
+    from .selfcheck import check
+
+    try:
+        check(args.submission, show=True)
+    except FileNotFoundError as exc:
+        print(f"nn-selfcheck: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nn-selfcheck: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
