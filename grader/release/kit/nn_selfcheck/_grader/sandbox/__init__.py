@@ -67,6 +67,8 @@ class Sandbox:
             raise RuntimeError("checking the running notebook needs fork (Linux, macOS, Colab); "
                                "pass your notebook's file name instead: check('my_homework.ipynb')")
         self.kernel = kernel
+        if kernel:
+            _warm_kernel()
 
     def spawn(self, files: dict[str, bytes]) -> Child:
         workdir = tempfile.mkdtemp(prefix="nn-selfcheck-")
@@ -112,6 +114,22 @@ def _started(workdir: str) -> Child:
             raise
     errors.close()
     return Child(connection, workdir, process=process)
+
+
+_WARM: list[bool] = []
+
+
+def _warm_kernel() -> None:
+    """Once per kernel: import torch and pay its slow first optimiser step here, not in every fork's deadline."""
+    if _WARM:
+        return
+    from ..inside import harness
+
+    try:
+        harness.warm_up()
+    except ImportError:  # no torch here: the NumPy checks still run
+        pass
+    _WARM.append(True)
 
 
 def _forked(workdir: str) -> Child:
