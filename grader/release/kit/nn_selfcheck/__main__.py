@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -11,11 +12,14 @@ def main(argv: Sequence[str] | None = None, *, default: str = ".") -> int:
     parser = argparse.ArgumentParser(prog="nn-selfcheck", description="Run the visible checks of the homework.")
     parser.add_argument("submission", nargs="?", default=default,
                         help=f"your folder, .py file or .ipynb notebook (default: {default})")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a summary")
     args = parser.parse_args(argv)
     from .selfcheck import check
 
     try:
-        check(args.submission, show=True)
+        result = check(args.submission, show=not args.json)
+        if args.json:
+            print(json.dumps(result.report.to_json(), indent=2))
     except FileNotFoundError as exc:
         print(f"nn-selfcheck: error: {exc}", file=sys.stderr)
         return 2
