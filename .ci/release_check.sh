@@ -31,7 +31,8 @@ find_python() {  # find_python 3.11 -> the path of that Python, or nothing
     local version=$1 candidate
     for candidate in "python$version" "$HOME/.pyenv/versions/$version"*/bin/python3; do
         if command -v "$candidate" >/dev/null 2>&1 \
-            && "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$version'.split('.'))))"; then
+            && "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$version'.split('.'))))" \
+                2>/dev/null; then
             command -v "$candidate"
             return 0
         fi
@@ -56,7 +57,12 @@ echo "release check: built ${sdists[0]##*/} and ${wheels[0]##*/}"
 
 # 2. A fresh environment with the wheel (not editable).
 "$python311" -m venv "$work/installed"
-"$work/installed/bin/pip" install -q -c "$root/constraints.txt" "${wheels[0]}"
+pip_install() {  # pip_install PIP ARGS...: quiet, the log shown only when it fails
+    local pip=$1
+    shift
+    "$pip" install -q "$@" >"$work/pip.log" 2>&1 || { tail -30 "$work/pip.log" >&2; return 1; }
+}
+pip_install "$work/installed/bin/pip" -c "$root/constraints.txt" "${wheels[0]}"
 
 # 3. Grade from outside the checkout, with both installs.
 mkdir -p "$work/run" "$work/submissions/reference" "$work/reports"
@@ -83,7 +89,7 @@ kit_check() {  # kit_check PYTHON FLAGS...: install ./student with PYTHON, compa
     shift
     env="$work/kit-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
     "$python" -m venv "$env"
-    "$env/bin/pip" install -q "$@" "$work/course/student"
+    pip_install "$env/bin/pip" "$@" "$work/course/student"
     for name in sample_submission reference; do
         "$env/bin/nn-selfcheck" "$work/submissions/$name" --json >"$work/reports/kit-$name.json"
         "$editable/python" "$root/.ci/compare_reports.py" kit \

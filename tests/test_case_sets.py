@@ -158,3 +158,12 @@ def test_an_unusable_secret_file_is_a_one_line_usage_error(tmp_path, make):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"grader: error: {path}: ")
     assert "Traceback" not in done.stderr
+
+
+def test_the_batch_config_hash_changes_with_the_case_set(drawn):
+    from grader.batch.run import config_fingerprint
+    from grader.grading import GradingOptions
+
+    hashes = {config_fingerprint(GradingOptions(rubric=RUBRIC, cases=case_set))
+              for case_set in (case_sets.default_case_set(), *drawn.values())}
+    assert len(hashes) == 3

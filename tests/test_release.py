@@ -202,14 +202,20 @@ def grader_check(path: Path, options, sandbox) -> list[tuple]:
     return checks_of(report.to_json())
 
 
-def test_the_self_check_gives_the_reference_full_marks_the_template_not_implemented_and_the_sample_the_graders_messages(
-        kit, tmp_path, options, sandbox):
-    reference = tmp_path / "reference"
+@pytest.fixture(scope="module")
+def three_runs(kit, tmp_path_factory) -> tuple[Path, dict, dict, dict]:
+    """The self-check of the reference (copied as a submission), the kit's own template and the sample."""
+    reference = tmp_path_factory.mktemp("submissions") / "reference"
     reference.mkdir()
     for name in ("numpy_net.py", "torch_net.py"):
         shutil.copy(REFERENCE / name, reference / name)
+    return (reference, *run_kit(kit, reference, kit, ROOT / "examples" / "sample_submission"))
+
+
+def test_the_self_check_gives_the_reference_full_marks_the_template_not_implemented_and_the_sample_the_graders_messages(
+        three_runs, options, sandbox):
+    reference, on_reference, on_template, on_sample = three_runs
     sample = ROOT / "examples" / "sample_submission"
-    on_reference, on_template, on_sample = run_kit(kit, reference, kit, sample)
 
     assert on_reference["report"]["score"] == on_reference["report"]["max_score"] == 37.5
     assert {c[1] for c in checks_of(on_reference["report"])} == {"pass"}
@@ -226,8 +232,8 @@ def test_the_self_check_gives_the_reference_full_marks_the_template_not_implemen
     assert "of 100 points" in on_sample["closing"]
 
 
-def test_the_result_shows_as_a_short_table(kit):
-    [result] = run_kit(kit, ROOT / "examples" / "sample_submission")
+def test_the_result_shows_as_a_short_table(three_runs):
+    result = three_runs[3]
     assert result["repr"].count("\n") < 30 and "37.5" in result["repr"]
     assert result["html"].startswith("<p><b>") and result["html"].count("<tr>") == 1 + len(checks_of(result["report"]))
     assert "hint:" in result["html"]

@@ -14,7 +14,8 @@ hints are the grader's by construction:
   which holds the visible cases and every answer the visible checks asked
   for, recorded while the reference is graded on the visible checks
   (:func:`export_data`; whatever cases and hints the assignment defines flow
-  in without listing them here);
+  in without listing them here, as long as a hint depends on the case and not
+  on the student's answer; public text constants of both modules are copied);
 - the sandbox becomes a child process with a deadline per call
   (``kit/nn_selfcheck/_grader/sandbox``).
 
@@ -212,7 +213,14 @@ def export_data(context: ReleaseContext) -> dict[str, Any]:
         "lists": {name: [uids[id(c)] for c in items if c.visible] for name, items in lists.items()},
         "cases": specs,
         "answers": dict(sorted(answers.items())),
+        "constants": {module.__name__.rsplit(".", 1)[1]: _constants(module) for module in RECORDED_MODULES},
     }
+
+
+def _constants(module: Any) -> dict[str, Any]:
+    """The public text and number constants of a module (hint texts that checks may name directly)."""
+    return {name: value for name, value in sorted(vars(module).items())
+            if not name.startswith("_") and isinstance(value, (str, int, float)) and not isinstance(value, bool)}
 
 
 def _no_case(value: Any) -> None:

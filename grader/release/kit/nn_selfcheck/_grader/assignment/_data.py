@@ -39,6 +39,14 @@ def case_lists() -> dict[str, list[Case]]:
     return {name: [case(uid) for uid in uids] for name, uids in load_data()["lists"].items()}
 
 
+def constant(module: str, name: str) -> Any:
+    """A public constant of the grader's module (a hint text), or AttributeError."""
+    constants = load_data().get("constants", {}).get(module, {})
+    if name not in constants:
+        raise AttributeError(name)
+    return constants[name]
+
+
 def answering(module: str, function: str) -> Callable[..., Any]:
     """A stand-in for ``module.function``: looks the call up in the recorded answers."""
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._data import answering
+from ._data import answering, constant
 
 
 def __getattr__(name: str) -> Callable[..., Any]:
     if name.startswith("__"):
         raise AttributeError(name)
-    return answering("expected", name)
+    try:
+        return constant("expected", name)
+    except AttributeError:
+        return answering("expected", name)
