@@ -107,12 +107,17 @@ def _options(args: argparse.Namespace, *, visible_only: bool = False, hide: Sequ
                           cases=_case_set(args, rubric))
 
 
-def _case_set(args: argparse.Namespace, rubric) -> CaseSet:
-    """The fixed cases, or hidden cases drawn from the course secret (--secret-file, else $GRADER_SECRET)."""
+def _secret(args: argparse.Namespace) -> bytes | None:
+    """The course secret: --secret-file, else $GRADER_SECRET, else None."""
     try:
-        secret = read_secret(args.secret_file, os.environ)
+        return read_secret(args.secret_file, os.environ)
     except SecretError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _case_set(args: argparse.Namespace, rubric) -> CaseSet:
+    """The fixed cases, or hidden cases drawn from the course secret."""
+    secret = _secret(args)
     return default_case_set() if secret is None else draw_case_set(secret, rubric)
 
 
@@ -133,9 +138,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .release import ReleaseContext, ReleaseError, release  # imported on demand
 
         rubric = load_rubric(args.rubric)
+        secret = _secret(args)
+        cases = default_case_set() if secret is None else draw_case_set(secret, rubric)
         try:
             written = release(args.out_dir, force=args.force,
-                              context=ReleaseContext(rubric=rubric, cases=_case_set(args, rubric)))
+                              context=ReleaseContext(rubric=rubric, cases=cases, secret=secret))
         except ReleaseError as exc:
             raise UsageError(str(exc)) from None
         for path in written:

@@ -22,16 +22,22 @@ class ReleaseError(Exception):
 
 @dataclass(frozen=True)
 class ReleaseContext:
-    """What every writer may use: the rubric, and the case set of the course (its secret's draw)."""
+    """What every writer may use: the rubric, and the course secret with the case set drawn from it.
+
+    The secret and the hidden cases are for artefacts that grade (an
+    autograder bundle); nothing a student receives may contain either.
+    """
 
     rubric: Rubric = field(default_factory=load_rubric)
-    cases: CaseSet = field(default_factory=default_case_set)  # hidden cases: for grading artefacts only
+    cases: CaseSet = field(default_factory=default_case_set)
+    secret: bytes | None = field(default=None, repr=False)
 
 
 Writer = Callable[[Path, ReleaseContext], list[Path]]
 
 
 def _writers() -> list[Writer]:
+    """Every artefact's writer, in order: a module per artefact with a ``write(out_dir, context)``, listed here."""
     from . import student_kit
 
     return [student_kit.write]
