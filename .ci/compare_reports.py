@@ -35,6 +35,9 @@ def differences(got: dict[str, tuple], want: dict[str, tuple]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     mode, first, second, *flags = argv
+    if not checks(first):
+        print(f"{first}: a report without checks", file=sys.stderr)
+        return 1
     if mode == "same":
         problems = differences(checks(first), checks(second))
     elif mode == "kit":
@@ -53,14 +56,7 @@ def main(argv: list[str]) -> int:
         return 2
     for line in problems:
         print(f"{Path(first).name} vs {Path(second).name}: {line}", file=sys.stderr)
-    if not got_any(first):
-        print(f"{first}: no checks", file=sys.stderr)
-        return 1
     return 1 if problems else 0
-
-
-def got_any(path: str) -> bool:
-    return bool(checks(path))
 
 
 if __name__ == "__main__":
