@@ -324,3 +324,17 @@ def test_release_with_an_unusable_secret_file_is_a_one_line_error(tmp_path, make
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"grader: error: {secret}: cannot read the secret file")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_data_codec_round_trips_exactly_and_keeps_hint_order():
+    from grader.release.kit.nn_selfcheck import datafile
+
+    case = cases.FORWARD[0]
+    value = {"second hint": np.array([[0.1, 1 / 3]]), "first hint": (np.float64(2 / 7), None, [1, "x"])}
+    encoded = json.loads(json.dumps(datafile.encode(value, lambda v: None)))
+    decoded = datafile.decode(encoded, lambda uid: None)
+    assert list(decoded) == ["second hint", "first hint"]
+    assert decoded["second hint"].tolist() == [[0.1, 1 / 3]] and not decoded["second hint"].flags.writeable
+    assert decoded["first hint"] == (2 / 7, None, [1, "x"])
+    key = datafile.call_key("hints", "grad", (case, "dw1"), {}, lambda v: "c0" if v is case else None)
+    assert json.loads(key) == ["hints", "grad", [{"case": "c0"}, "dw1"], {}]
