@@ -18,9 +18,13 @@ DATA = {"grader/assignment/rubric.toml", "grader/schema/report.schema.json", "gr
 
 @pytest.fixture(scope="module")
 def wheel_files(tmp_path_factory) -> set[str]:
-    """The file list of a wheel built from this checkout (offline: the venv's setuptools)."""
+    """The file list of the wheel built from this checkout's sdist, as a release is (offline: the venv's setuptools).
+
+    Building through the sdist also proves the sdist complete, and leaves out
+    whatever a stale ``build/`` folder in the checkout holds.
+    """
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+    done = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "deprecat" not in (done.stdout + done.stderr).lower()  # license metadata and the like
