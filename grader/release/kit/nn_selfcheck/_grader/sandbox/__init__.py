@@ -41,8 +41,13 @@ EXIT_GRACE_S = 1.0
 KIT_ROOT = str(Path(__file__).resolve().parents[3])  # the folder holding nn_selfcheck/
 
 BOOT = """
-import socket, sys
-kit_root, workdir, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import os, socket, sys
+kit_root, workdir, port, parent = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if sys.platform.startswith("linux"):  # die with the self-check, even when it is killed outright
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    if os.getppid() != parent:
+        sys.exit(0)
 added = kit_root not in sys.path
 if added:
     sys.path.insert(0, kit_root)
@@ -90,7 +95,7 @@ def _started(workdir: str) -> Child:
         server.settimeout(0.2)
         port = server.getsockname()[1]
         process = subprocess.Popen(
-            [sys.executable, "-c", BOOT, KIT_ROOT, workdir, str(port)], cwd=workdir,
+            [sys.executable, "-c", BOOT, KIT_ROOT, workdir, str(port), str(os.getpid())], cwd=workdir,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
             start_new_session=os.name == "posix",  # Ctrl-C in the terminal reaches the self-check, not the child
         )
