@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .assignment.case_sets import SECRET_VARIABLE, CaseSet, SecretError, default_case_set, draw_case_set, read_secret
 from .checks import ChecksError
 from .grading import GradingOptions, grade
 from .gradescope import results_json
@@ -39,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def secret_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--secret-file", metavar="FILE",
+                             help=f"the course secret the hidden cases are drawn from (default: ${SECRET_VARIABLE}; "
+                                  "without either, the fixed hidden cases)")
+
     def sandbox_options(command: argparse.ArgumentParser) -> None:
+        secret_option(command)
         command.add_argument("--rubric", type=Path, help="a rubric TOML file (default: the packaged rubric)")
         group = command.add_mutually_exclusive_group()
         group.add_argument("--require-sandbox", action="store_true",
@@ -89,10 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "under a new rubric, without running any code")
     rescore_cmd.add_argument("reports", type=Path, help="a report folder written by grader batch")
     rescore_cmd.add_argument("--rubric", type=Path, required=True, help="the new rubric TOML file")
+    secret_option(rescore_cmd)
 
     merge_cmd = commands.add_parser("merge", help="combine the report folders of `batch --shard` runs")
     merge_cmd.add_argument("output", type=Path, help="folder for the combined reports, gradebook and class summary")
     merge_cmd.add_argument("shards", type=Path, nargs="+", metavar="SHARD_DIR", help="the shards' report folders")
+
+    release_cmd = commands.add_parser("release", help="write what a course hands out: the student kit, "
+                                                      "Gradescope's autograder.zip, GitHub Classroom's workflows")
+    release_cmd.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    release_cmd.add_argument("--force", action="store_true", help="write into OUT_DIR even if it is not empty")
+    release_cmd.add_argument("--rubric", type=Path, help="a rubric TOML file (default: the packaged rubric)")
+    release_cmd.add_argument("--wheel", type=Path, metavar="WHEEL",
+                             help="the grader wheel for autograder.zip (default: built from this source checkout)")
+    secret_option(release_cmd)
     return parser
 
 
@@ -118,7 +136,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _options(args: argparse.Namespace, *, visible_only: bool = False, hide: Sequence[Path] = ()) -> GradingOptions:
     rubric = load_rubric(args.rubric)
     bubblewrap = False if args.no_bubblewrap else (True if args.require_sandbox else None)
-    return GradingOptions(rubric=rubric, visible_only=visible_only, bubblewrap=bubblewrap, hide=tuple(hide))
+    return GradingOptions(rubric=rubric, visible_only=visible_only, bubblewrap=bubblewrap, hide=tuple(hide),
+                          cases=_case_set(args, rubric))
+
+
+def _secret(args: argparse.Namespace) -> bytes | None:
+    """The course secret: --secret-file, else $GRADER_SECRET, else None."""
+    try:
+        return read_secret(args.secret_file, os.environ)
+    except SecretError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _case_set(args: argparse.Namespace, rubric) -> CaseSet:
+    """The fixed cases, or hidden cases drawn from the course secret."""
+    secret = _secret(args)
+    return default_case_set() if secret is None else draw_case_set(secret, rubric)
 
 
 def _check_recorded_rubric(output: Path, options: GradingOptions, *, explicit: bool) -> None:
@@ -152,6 +185,20 @@ def _require_strong(layers: dict[str, object], args: argparse.Namespace) -> None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "release":
+        from .release import ReleaseContext, ReleaseError, release  # imported on demand
+
+        rubric = load_rubric(args.rubric)
+        secret = _secret(args)
+        cases = default_case_set() if secret is None else draw_case_set(secret, rubric)
+        try:
+            written = release(args.out_dir, force=args.force,
+                              context=ReleaseContext(rubric=rubric, cases=cases, secret=secret, wheel=args.wheel))
+        except ReleaseError as exc:
+            raise UsageError(str(exc)) from None
+        for path in written:
+            print(f"wrote {path}")
+        return EXIT_OK
     if args.command == "merge":
         return _merge(args)
     if args.command == "rescore":
@@ -160,7 +207,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         folder = _existing(args.reports)
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder")
-        return EXIT_OK if rescore_folder(folder, rubric_path=args.rubric) else EXIT_GRADER_FAILED
+        cases = _case_set(args, load_rubric(args.rubric))  # the reports' hidden cases: the same secret
+        return EXIT_OK if rescore_folder(folder, rubric_path=args.rubric, cases=cases) else EXIT_GRADER_FAILED
     if args.command == "batch":
         from .batch.outputs import OutputSettings, load_settings, save_roster
         from .batch.rescore import rubric_source

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .assignment.case_sets import CaseSet, default_case_set
 from .checks import catalogue, run_checks
 from .report import CheckResult, Report, TaskResult
 from .rubric import Rubric, load_rubric
@@ -37,6 +38,7 @@ class GradingOptions:
     bubblewrap: bool | None = None  # None: use it when available
     seed: int = 0
     hide: Sequence[Path] = ()  # extra paths the sandbox must not show (other submissions, outputs)
+    cases: CaseSet = field(default_factory=default_case_set)  # the fixed cases, or a course secret's draw
 
     @property
     def limits(self) -> Limits:
@@ -100,7 +102,8 @@ def grade_many(
         except SubmissionError as exc:
             unloadable[index] = Report.without_results(
                 submission_name(Path(path)), str(exc), catalogue(options.rubric, visible_only=options.visible_only),
-                options.rubric.task_titles, environment=environment(), check_message=NOT_LOADED)
+                options.rubric.task_titles, environment=environment(), check_message=NOT_LOADED,
+                case_fingerprint=options.cases.fingerprint)
 
     def announce_unloadable(before: int) -> None:
         """Callbacks for the unloadable paths ahead of ``before``, so that they come in path order."""
@@ -153,7 +156,8 @@ def _run_loaded(
         if on_report is not None:
             on_report(index, reports[index])
 
-    run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=starting, on_results=finished)
+    run_checks(runners, options.rubric, visible_only=options.visible_only, on_start=starting, on_results=finished,
+               substitute=options.cases.substitute)
 
 
 def _report(
@@ -178,4 +182,5 @@ def _report(
         sandbox=layers,
         content_hash=submission.content_hash,
         warnings=tuple(warnings),
+        case_fingerprint=options.cases.fingerprint,
     )

@@ -92,6 +92,7 @@ class Report:
     sandbox: dict[str, Any] = field(default_factory=dict)
     content_hash: str | None = None
     warnings: tuple[str, ...] = ()  # shown once above the checks: failed imports, failed notebook cells
+    case_fingerprint: str | None = None  # digest of the case set graded (never the course secret)
 
     @classmethod
     def without_results(
@@ -104,6 +105,7 @@ class Report:
         environment: dict[str, str],
         content_hash: str | None = None,
         check_message: str | None = None,
+        case_fingerprint: str | None = None,
     ) -> Report:
         """The report of a submission that could not be graded (status ``error``).
 
@@ -119,7 +121,7 @@ class Report:
         tasks = tuple(TaskResult(task, title, tuple(c for c in failed if c.id.split("/", 1)[0] == task))
                       for task, title in task_titles.items())
         return cls(submission=submission, status="error", tasks=tasks, environment=environment, duration_s=0.0,
-                   error=reason, content_hash=content_hash)
+                   error=reason, content_hash=content_hash, case_fingerprint=case_fingerprint)
 
     @property
     def score(self) -> float:
@@ -151,6 +153,7 @@ class Report:
             "duration_s": round(self.duration_s, 3),
             "sandbox": self.sandbox,
             "content_hash": self.content_hash,
+            "case_fingerprint": self.case_fingerprint,
         }
         if self.error:
             data["error"] = safe_text(self.error, MAX_MESSAGE)

@@ -81,7 +81,7 @@ def test_the_student_workflow_runs_visible_checks_only_and_feeds_classroom(class
     assert re.search(r"^on:\n  push:\n  pull_request:\n", text, re.M)
     assert re.search(r"^permissions:\n  contents: read\n", text, re.M)
     assert "cache: pip" in text
-    assert "pip install ./student" in text and "grader check . --junit report.xml" in text
+    assert "pip install ./student" in text and "nn-selfcheck . --junit report.xml" in text
     assert "grader grade" not in text and "--require-sandbox" not in text  # no hidden checks here
     assert "GRADER_RESULTS: ${{ steps.grader.outputs.result }}" in text and "runners: grader" in text
 

@@ -10,13 +10,20 @@ correct float32 implementation is judged only on its own rounding.
 ``tests/test_cases.py`` verifies that the hidden cases are well-conditioned:
 a correct float32 implementation passes them and an answer rounded to four
 decimals fails them.
+
+Every hidden case also records how it was drawn (:func:`hidden_key`,
+:func:`redraw`): with a course secret, :mod:`grader.assignment.case_sets`
+draws each hidden case again from a seed derived from the secret, with the
+same recipe (sizes, mask, target kind), so that the hidden inputs cannot be
+computed from this public file. Visible cases never change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import TypeVar
+from functools import cached_property, partial
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -90,6 +97,38 @@ class TrainCase:
     calls: int = 1
 
 
+# ------------------------------------------------------------ recipes of hidden cases
+
+# id(case) -> (stable key, draw(seed) -> an equivalent case from another seed).
+# The key names the recipe across processes ("net:201"); case objects are
+# compared by identity, so one registry entry serves every list holding the case.
+_RECIPES: dict[int, tuple[str, Callable[[int], Any]]] = {}
+
+
+def _hidden(key: str, draw: Callable[[int], Any], case: Any) -> Any:
+    """Register how ``case`` was drawn (``draw(seed)`` makes a sibling) and return it."""
+    _RECIPES[id(case)] = (key, draw)
+    return case
+
+
+def hidden_key(case: Any) -> str | None:
+    """The stable name of a hidden case's recipe, or None for a visible case."""
+    recipe = _RECIPES.get(id(case))
+    return recipe[0] if recipe else None
+
+
+def redraw(case: Any, seed: int) -> Any:
+    """A hidden case drawn again from ``seed`` with the same recipe (same id, sizes, kind)."""
+    return _RECIPES[id(case)][1](seed)
+
+
+def case_lists() -> dict[str, list[Any]]:
+    """Every list of cases this module defines, by name (``"FORWARD"``: [...])."""
+    return {name: value for name, value in globals().items()
+            if name.isupper() and isinstance(value, list) and value
+            and all(isinstance(item, (ArrayCase, NetCase, TrainCase)) for item in value)}
+
+
 # ------------------------------------------------------------ hidden data
 
 def _f32(array: np.ndarray) -> np.ndarray:
@@ -98,6 +137,15 @@ def _f32(array: np.ndarray) -> np.ndarray:
 
 
 def _hidden_net(
+    case_id: str, seed: int, sizes: tuple[int, int, int], *, p: float = 0.0, masked: bool = False,
+    soft_target: bool = False,
+) -> NetCase:
+    """A random, well-conditioned network input (see :func:`_draw_net`), registered for redrawing."""
+    draw = partial(_draw_net, case_id, sizes=sizes, p=p, masked=masked, soft_target=soft_target)
+    return _hidden(f"net:{seed}", draw, draw(seed))
+
+
+def _draw_net(
     case_id: str, seed: int, sizes: tuple[int, int, int], *, p: float = 0.0, masked: bool = False,
     soft_target: bool = False,
 ) -> NetCase:
@@ -135,8 +183,16 @@ def _hidden_net(
 def _hidden_train(
     case_id: str, seed: int, sizes: tuple[int, int, int], *, epochs: int, lr: float, p: float, visible: bool = False
 ) -> TrainCase:
-    """A training run (hidden unless ``visible``). Its number of epochs is not 100: the epochs are ``len(masks)``."""
-    net = _hidden_net(case_id, seed, sizes)
+    """A training run (hidden unless ``visible``); a hidden one is registered for redrawing."""
+    draw = partial(_draw_train, case_id, sizes=sizes, epochs=epochs, lr=lr, p=p, visible=visible)
+    return draw(seed) if visible else _hidden(f"train:{seed}", draw, draw(seed))
+
+
+def _draw_train(
+    case_id: str, seed: int, sizes: tuple[int, int, int], *, epochs: int, lr: float, p: float, visible: bool = False
+) -> TrainCase:
+    """A training run. Its number of epochs is not 100: the epochs are ``len(masks)``."""
+    net = _draw_net(case_id, seed, sizes)
     masks = dropout_masks(epochs, sizes[1], p, seed)
     d, h, c = sizes
     what = f"D={d}, H={h}, C={c}, {epochs} epochs, lr={lr}, p={p}"
@@ -164,13 +220,26 @@ def twice(cases: list[Case]) -> list[Case]:
     return [*cases[:last], replace(case, label=f"{case.label}; called twice", calls=2), *cases[last + 1:]]
 
 
+def _hidden_array(case_id: str, label: str, seed: int, draw: Callable[[np.random.Generator], np.ndarray]) -> ArrayCase:
+    """A hidden elementwise input ``_f32(draw(rng))``, registered for redrawing."""
+
+    def make(seed: int) -> ArrayCase:
+        return ArrayCase(case_id, False, label, _f32(draw(np.random.default_rng(seed))))
+
+    return _hidden(f"array:{seed}", make, make(seed))
+
+
+def _large_logits(rng: np.random.Generator) -> np.ndarray:
+    """Three logits near 1000 (only with a course secret: the default case is [1000, 1001, 999])."""
+    return 1000.0 + rng.integers(-3, 4, 3)
+
+
 # ------------------------------------------------------------ the cases
 
 RELU = [
     ArrayCase("visible", True, "h = [-1.5, 0, 2, -0.3, 4.2]", np.array([-1.5, 0.0, 2.0, -0.3, 4.2])),
-    ArrayCase("hidden_2d", False, "hidden 2-D input (4, 6)", _f32(np.random.default_rng(101).normal(size=(4, 6)))),
-    ArrayCase("hidden_mixed", False, "hidden input of 9 values of both signs",
-              _f32(np.random.default_rng(102).normal(0, 3, size=9))),
+    _hidden_array("hidden_2d", "hidden 2-D input (4, 6)", 101, lambda rng: rng.normal(size=(4, 6))),
+    _hidden_array("hidden_mixed", "hidden input of 9 values of both signs", 102, lambda rng: rng.normal(0, 3, size=9)),
 ]
 RELU = twice(RELU)
 
@@ -178,9 +247,11 @@ SOFTMAX = [
     ArrayCase("visible", True, "z = [1, 2, 3]", np.array([1.0, 2.0, 3.0])),
     ArrayCase("visible_2d_large", True, "z = [[1, 2, 3], [1000, 1002, 1001]] (large logits), softmax over each row",
               np.array([[1.0, 2.0, 3.0], [1000.0, 1002.0, 1001.0]])),
-    ArrayCase("hidden_large", False, "hidden large logits [1000, 1001, 999]", np.array([1000.0, 1001.0, 999.0])),
-    ArrayCase("hidden_2d", False, "hidden 2-D input (4, 5), softmax over each row",
-              _f32(np.random.default_rng(103).normal(0, 1.5, size=(4, 5)))),
+    _hidden("array:large", lambda seed: ArrayCase("hidden_large", False, "hidden large logits (3 values near 1000)",
+                                                  _large_logits(np.random.default_rng(seed))),
+            ArrayCase("hidden_large", False, "hidden large logits [1000, 1001, 999]", np.array([1000.0, 1001.0, 999.0]))),
+    _hidden_array("hidden_2d", "hidden 2-D input (4, 5), softmax over each row", 103,
+                  lambda rng: rng.normal(0, 1.5, size=(4, 5))),
 ]
 SOFTMAX = twice(SOFTMAX)
 
@@ -189,7 +260,7 @@ _ORIGINAL_2 = NetCase("x2", True, "x2, y2", X2, Y2, W1, W2)
 # x1 with a mask that drops an active unit
 _MASKED_1 = NetCase("x1_mask", True, "x1, y1, mask [1, 0, 1, 1], p=0.4", X1, Y1, W1, W2, np.array([1.0, 0.0, 1.0, 1.0]), 0.4)
 # other sizes, negative weights: some ReLU units are off
-_VISIBLE_V1 = _visible(_hidden_net("v1", 301, (2, 5, 3)), "v1: seeded network 301 (D=2, H=5, C=3, negative weights)")
+_VISIBLE_V1 = _visible(_draw_net("v1", 301, (2, 5, 3)), "v1: seeded network 301 (D=2, H=5, C=3, negative weights)")
 _VISIBLE_SOFT = replace(_ORIGINAL_1, id="x1_soft", label="x1, soft target [0.25, 0.75]", target=np.array([0.25, 0.75]))
 
 FORWARD = [

@@ -36,6 +36,7 @@ import time
 from rich.console import Console
 from rich.text import Text
 
+from ..assignment.case_sets import CaseSet
 from ..grading import GradingOptions, environment
 from ..report import SCHEMA_VERSION, write_atomically
 from ..rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
@@ -69,6 +70,7 @@ def checks_fingerprint(options: GradingOptions) -> str:
         "rubric": dataclasses.asdict(without_points(options.rubric)),
         "visible_only": options.visible_only,
         "seed": options.seed,
+        "cases": options.cases.fingerprint,  # other hidden cases: other outcomes
     }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     batch_code = Path(__file__).resolve().parent
@@ -161,7 +163,8 @@ def rubric_changes(old: Rubric, new: Rubric) -> str:
 # ---------------------------------------------------------------- grader rescore
 
 
-def rescore_folder(folder: Path, *, rubric_path: Path, console: Console | None = None) -> bool:
+def rescore_folder(folder: Path, *, rubric_path: Path, console: Console | None = None,
+                   cases: CaseSet | None = None) -> bool:
     """``grader rescore``: every report in ``folder`` rescored under the rubric at ``rubric_path``.
 
     Then the gradebook, the exports, the class page and the students' pages
@@ -174,7 +177,7 @@ def rescore_folder(folder: Path, *, rubric_path: Path, console: Console | None =
     console = console or Console(highlight=False, soft_wrap=True)
     started = time.perf_counter()
     rubric = load_rubric(rubric_path)
-    options = GradingOptions(rubric=rubric)
+    options = GradingOptions(rubric=rubric) if cases is None else GradingOptions(rubric=rubric, cases=cases)
     checks, config = checks_fingerprint(options), config_fingerprint(options)
     reports: dict[str, dict[str, Any]] = {}
     originals: dict[str, dict[str, Any]] = {}

@@ -132,6 +132,7 @@ def config_fingerprint(options: GradingOptions) -> str:
         "rubric": dataclasses.asdict(options.rubric),
         "visible_only": options.visible_only,
         "seed": options.seed,
+        "cases": options.cases.fingerprint,  # a new course secret regrades everything
     }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for root in _code_roots():
@@ -204,7 +205,7 @@ def failure_report(name: str, reason: str, *, options: GradingOptions, config: s
     report = Report.without_results(
         name, safe_text(reason, 2000) if not grader_failure else f"grader failure: {first_line}",
         catalogue(options.rubric, visible_only=options.visible_only), options.rubric.task_titles,
-        environment=environment())
+        environment=environment(), case_fingerprint=options.cases.fingerprint)
     data = {**report.to_json(), "config_hash": config}
     if grader_failure:
         data["internal_errors"] = [{"check": "batch", "traceback": safe_lines(details or reason)}]

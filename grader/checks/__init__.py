@@ -70,13 +70,16 @@ def run_checks(
     visible_only: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_results: Callable[[int, list[CheckResult]], None] | None = None,
+    substitute: Callable[[Any], Any] | None = None,
 ) -> list[list[CheckResult]]:
     """Run every check (or only the visible ones) against each runner's submission.
 
     One pytest session grades all of ``runners`` one after the other (its
     start-up and collection are paid once); ``on_start(i)`` is called when
     submission ``i`` starts and ``on_results(i, results)`` as soon as it is
-    done. Returns one list of results per runner, in order, folded from
+    done. ``substitute(case)`` gives the case to grade instead of each
+    case of :mod:`grader.assignment.cases` (hidden cases drawn from a course
+    secret). Returns one list of results per runner, in order, folded from
     pytest-json-report's JSON.
     """
 
@@ -88,7 +91,8 @@ def run_checks(
             on_results(index, results[index])
 
     json_report = JSONReport()
-    grading = GradingPlugin(runners, rubric, json_report, visible_only=visible_only, on_start=on_start, on_done=done)
+    grading = GradingPlugin(runners, rubric, json_report, visible_only=visible_only, on_start=on_start, on_done=done,
+                            substitute=substitute)
     try:
         exit_code = _pytest(grading, json_report)
     finally:

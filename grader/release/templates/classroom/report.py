@@ -1,6 +1,6 @@
 """Turn the grader's JUnit XML into what GitHub and GitHub Classroom show.
 
-Run by the student repository's workflow after ``grader check . --junit
+Run by the student repository's workflow after ``nn-selfcheck . --junit
 report.xml``; standard library only. For each failing check, an
 ``::error file=...,line=...::`` annotation at the line where the student
 defined the function; a Markdown table in the job summary; and, as the step
