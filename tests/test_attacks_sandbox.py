@@ -263,7 +263,7 @@ def test_root_in_a_container_without_mount_namespaces_still_grades(tmp_path: Pat
                              str(ROOT / "reference"), "-o", str(tmp_path / "r.json")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "NO private /tmp per child" in result.stderr.splitlines()[0]
+    assert "NO private /tmp or network per child" in result.stderr.splitlines()[0]
     written = json.loads((tmp_path / "r.json").read_text())
     assert written["score"] == written["max_score"] and not written["sandbox"]["private_scratch"]
 

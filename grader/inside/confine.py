@@ -2,8 +2,8 @@
 
 In order: its own session; descriptors 0 = /dev/null, 1 and 2 = capped
 output files, 3 = its socket, nothing else; default signal handling; where
-the zygote can make one, private mount and IPC namespaces with a bounded
-``/tmp`` (:mod:`namespaces`); a minimal environment; its own uid and no groups
+the zygote can make them, private mount, IPC and network namespaces with a
+bounded ``/tmp`` (:mod:`namespaces`); a minimal environment; its own uid and no groups
 (root) or no capabilities (bubblewrap's user namespace); ``no_new_privs``;
 death with the zygote; a seccomp filter (:mod:`seccomp`, x86-64 and AArch64); resource limits
 with soft = hard. Any failure raises: the caller exits with

@@ -1,4 +1,4 @@
-"""Mount and IPC namespaces: a child's private scratch space, the zygote's view of Python.
+"""Namespaces: a child's private scratch space and network, the zygote's view of Python.
 
 :func:`enter_private_scratch` is run by a freshly forked child while it still
 holds the zygote's privileges (root, or ``CAP_SYS_ADMIN`` in bubblewrap's
@@ -6,7 +6,8 @@ user namespace). The child gets a mount namespace of its own whose mounts
 propagate nowhere, a fresh size- and inode-bounded tmpfs on ``/tmp`` holding
 its working folder (with the folders of ``sys.path`` that lived under
 ``/tmp`` bound back read-only), read-only empty ``/var/tmp`` and ``/dev/shm``
-where those are the host's world-writable ones, and an IPC namespace of its own.
+where those are the host's world-writable ones, and IPC and network namespaces
+of its own (no network at all: not even the host's 127.0.0.1).
 Everything it writes there lives in memory and vanishes with the namespace
 when its last process is swept: no cleanup walks what it made, and nothing it
 leaves can reach a later child, the zygote's files or the host's ``/tmp``.
@@ -30,6 +31,7 @@ from .kernel import libc
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 1 << 14, 1 << 18
 INODES_PER_MIB = 64  # files and folders a child may make per MiB of scratch space
 READ_ONLY_EMPTY = ("/var/tmp", "/dev/shm")
@@ -52,8 +54,8 @@ def _private_mount_namespace(flags: int = 0) -> None:
 
 
 def enter_private_scratch(name: str, uid: int | None, size_mb: int) -> str:
-    """Unshare mount and IPC namespaces, mount a bounded tmpfs on /tmp; return ``/tmp/<name>`` (0700)."""
-    _private_mount_namespace(CLONE_NEWIPC)
+    """Unshare mount, IPC and network namespaces, mount a bounded tmpfs on /tmp; return ``/tmp/<name>`` (0700)."""
+    _private_mount_namespace(CLONE_NEWIPC | CLONE_NEWNET)
     kept = _import_paths_under("/tmp")
     handles = [os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in kept]  # before covering
     options = f"size={size_mb}m,nr_inodes={max(64, size_mb * INODES_PER_MIB)},mode=0755"
@@ -82,7 +84,7 @@ def can_make_private_scratch() -> bool:
     if pid == 0:
         code = 1
         try:
-            _private_mount_namespace(CLONE_NEWIPC)
+            _private_mount_namespace(CLONE_NEWIPC | CLONE_NEWNET)
             _mount("nngrader-probe", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,nr_inodes=4,mode=0755")
             code = 0
         finally:

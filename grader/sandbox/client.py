@@ -287,7 +287,7 @@ class Sandbox:
             "per_child_user": bool(self.hello.get("drop_privileges")),
             "private_scratch": bool(self.hello.get("private_scratch")),
             "seccomp": bool(self.hello.get("seccomp")),
-            "network": "none" if self._use_bwrap else "host",
+            "network": "none" if self._use_bwrap or self.hello.get("private_scratch") else "host",
             "pid_namespace": self._use_bwrap,
             "read_only_root": self._use_bwrap,
             "private_workdir": True,

@@ -19,8 +19,8 @@ GUARANTEES = {
                          "submissions and outputs hidden, private /tmp and IPC per child, seccomp, resource limits",
     "user + bubblewrap": "strong: no network, host read-only, project, reference, submissions and outputs hidden, "
                          "private /tmp and IPC per child, seccomp, resource limits; children share your uid",
-    "root, no bubblewrap": "weak: own uid per child, private /tmp and IPC per child, seccomp, resource limits; "
-                           "student code sees the host's files (the reference included) and network",
+    "root, no bubblewrap": "weak: own uid per child, private /tmp, IPC and network per child, seccomp, "
+                           "resource limits; student code sees the host's files (the reference included)",
     "user, no bubblewrap": "none: a separate process with seccomp and resource limits, running as you "
                            "(for a student's own self-check only)",
 }
@@ -38,9 +38,9 @@ def mode_line(layers: Mapping[str, Any]) -> str:
     """One line naming the mode and its guarantees."""
     name = mode(layers)
     guarantees = GUARANTEES[name]
-    if "private_scratch" in layers and not layers["private_scratch"] and "private /tmp" in guarantees:
-        guarantees = guarantees.replace("private /tmp and IPC per child", "NO private /tmp per child "
-                                        "(mount namespaces are not allowed here)")
+    if "private_scratch" in layers and not layers["private_scratch"] and "private /tmp," in guarantees:
+        guarantees = guarantees.replace("private /tmp, IPC and network per child", "NO private /tmp or "
+                                        "network per child (namespaces are not allowed here)")
     advice = "" if layers.get("strong") else "; for graded work use --require-sandbox"
     return f"sandbox: {name} ({guarantees}){advice}"
 
