@@ -50,11 +50,11 @@ def render_report_page(name: str, report: Mapping[str, Any], *, back: str = "../
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(name)}: {number(report.get('score', 0))} / {number(report.get('max_score', 0))}</title>",
+        f"<title>{_e(name)}: {_number(report.get('score', 0))} / {_number(report.get('max_score', 0))}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<p><a href="{_e(back)}">← class summary</a></p>',
         f"<h1>{_e(name)}</h1>",
-        f"<p><b>{number(report.get('score', 0))} / {number(report.get('max_score', 0))}</b> points "
+        f"<p><b>{_number(report.get('score', 0))} / {_number(report.get('max_score', 0))}</b> points "
         f'<span class="badge">{_e(outcome.status)}</span>'
         + (f" {_e(outcome.why)}" if outcome.why else "") + "</p>",
     ]
@@ -73,7 +73,7 @@ def render_report_page(name: str, report: Mapping[str, Any], *, back: str = "../
         parts.append(f'<p class="dim">{" · ".join(facts)}</p>')
     for task in report.get("tasks", []):
         parts.append(f"<h2>{_e(task.get('id', ''))} {_e(task.get('title', ''))} "
-                     f'<span class="dim">{number(task.get("score", 0))} / {number(task.get("max_score", 0))}</span></h2>')
+                     f'<span class="dim">{_number(task.get("score", 0))} / {_number(task.get("max_score", 0))}</span></h2>')
         parts.append("<table><tr><th>check</th><th>result</th><th class=num>points</th><th>what the grader saw</th>"
                      "</tr>")
         checks = sorted(task.get("checks", []), key=lambda c: _ORDER.get(str(c.get("status")), 0))
@@ -86,7 +86,7 @@ def render_report_page(name: str, report: Mapping[str, Any], *, back: str = "../
             parts.append(f"<tr><td><code>{_e(check.get('id', ''))}</code>"
                          f'{" <span class=dim>(hidden)</span>" if check.get("visibility") == "hidden" else ""}</td>'
                          f'<td class="{_e(status)}">{_e(status)}</td>'
-                         f"<td class=num>{number(check.get('score', 0))} / {number(check.get('max_score', 0))}</td>"
+                         f"<td class=num>{_number(check.get('score', 0))} / {_number(check.get('max_score', 0))}</td>"
                          f"<td>{message}</td></tr>")
         parts.append("</table>")
     if report.get("error"):
@@ -114,9 +114,9 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def number(value: Any, places: int = 4) -> str:
+def _number(value: Any) -> str:
+    """A score as :func:`grader.formatting.number` writes it; anything else (a hand-edited report) escaped."""
     try:
-        text = f"{float(value):.{places}f}".rstrip("0").rstrip(".")
+        return number(value)
     except (TypeError, ValueError):
         return _e(value)
-    return "0" if text == "-0" else text
