@@ -228,7 +228,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         if output.exists() and not output.is_dir():
             raise UsageError(f"{args.output}: not a folder")
         options = _options(args)  # the batch hides the class and the reports from every submission
-        print(mode_line(planned(options.bubblewrap)), file=sys.stderr)
         _check_recorded_rubric(output, options, explicit=args.rubric is not None)
         previous = load_settings(output)  # exports asked for once are kept up to date by later runs
         settings = OutputSettings(title=f"Class summary: {directory.resolve().name}",
@@ -239,6 +238,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 save_roster(output, _existing(args.roster))
             except RosterError as exc:
                 raise UsageError(str(exc)) from None
+        print(mode_line(planned(options.bubblewrap)), file=sys.stderr)  # once the command line is known good
         try:
             result = run_batch(directory=directory, output=output, options=options, jobs=args.jobs,
                                force=args.force, require_strong=args.require_sandbox, layout=args.layout,

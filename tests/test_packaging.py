@@ -14,6 +14,9 @@ from conftest import ROOT
 PACKAGES = ("grader", "reference", "student_template")
 DATA = {"grader/assignment/rubric.toml", "grader/schema/report.schema.json", "grader/schema/sample_report.json",
         "grader/sandbox/README.md", "student_template/README.md"}
+# grader release's templates: every file git tracks under them (the package data "templates/*/*")
+DATA |= set(subprocess.run(["git", "ls-files", "grader/release/templates"], capture_output=True, text=True,
+                           cwd=ROOT, check=True).stdout.split())
 
 
 @pytest.fixture(scope="module")

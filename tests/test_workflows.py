@@ -152,7 +152,9 @@ def test_report_script_annotates_failing_functions_and_feeds_classroom_its_point
     [line] = output.read_text().splitlines()
     assert line.startswith("result=")
     points = json.loads(base64.b64decode(line.removeprefix("result=")))
-    assert points["status"] == "fail" and points["max_score"] == 37.5
-    assert 0 < sum(test["score"] for test in points["tests"]) < 37.5
+    sample = json.loads((ROOT / "grader" / "schema" / "sample_report.json").read_text())
+    visible = sum(c["max_score"] for t in sample["tasks"] for c in t["checks"] if c["visibility"] == "visible")
+    assert points["status"] == "fail" and points["max_score"] == pytest.approx(visible, abs=0.05)
+    assert 0 < sum(test["score"] for test in points["tests"]) < visible
     assert {test["status"] for test in points["tests"]} <= {"pass", "fail", "error"}
     assert summary.read_text().startswith("## Visible checks: ")

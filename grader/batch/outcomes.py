@@ -5,7 +5,8 @@ or not (``error``). :func:`classify` tells apart, from the checks' messages
 (written by :mod:`grader.runner`, which keeps their wording stable):
 
 - ``import error``: a module could not be imported (syntax error, a missing
-  package, an exception at import); the reason is the first such message;
+  package, an exception at import); the reason is the report's warning that
+  says so (else the first such message);
 - ``not implemented``: no check passed and every error is a function still
   raising ``NotImplementedError`` or missing (the untouched template);
 - ``timed out``: some call ran past the time limit (the functions are named);
@@ -45,7 +46,9 @@ def classify(report: Mapping[str, Any] | None) -> Outcome:
         return Outcome(ERROR, str(report.get("error") or "could not be graded").splitlines()[0])
     checks = checks_of(report)
     errors = [str(c.get("message", "")) for c in checks if c.get("status") == "error"]
-    imports = [m for m in errors if _IMPORT in m]
+    # the reason is stated once, in the report's warnings; the checks say "could not be imported (see above)"
+    warnings = [str(w) for w in report.get("warnings") or [] if _IMPORT in str(w)]
+    imports = warnings + [m for m in errors if _IMPORT in m]
     if imports:
         return Outcome(IMPORT_ERROR, _first_line(imports[0]))
     passed = any(c.get("status") == "pass" for c in checks)
