@@ -33,6 +33,9 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 1 << 14, 1 << 18
+MS_NOEXEC, MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 8, 1 << 10, 1 << 11, 1 << 21
+_KEPT_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+               (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
 INODES_PER_MIB = 64  # files and folders a child may make per MiB of scratch space
 READ_ONLY_EMPTY = ("/var/tmp", "/dev/shm")
 
@@ -101,8 +104,12 @@ def _import_paths_under(top: str) -> list[str]:
 
 def _bind_read_only(handle: int, path: str) -> None:
     _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
-    if not os.statvfs(path).f_flag & os.ST_RDONLY:  # bubblewrap's binds are read-only (and locked) already
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    flags = os.statvfs(path).f_flag
+    if not flags & os.ST_RDONLY:  # bubblewrap's binds are read-only (and locked) already
+        # A remount must keep the flags the mount already has (nosuid, nodev, ...): in a user namespace
+        # they are locked, and dropping one is refused (EPERM), e.g. for a project that lives under /tmp.
+        kept = sum(bit for flag, bit in _KEPT_FLAGS if flags & flag)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
 
 
 def blocking_folder(path: Path) -> Path | None:
