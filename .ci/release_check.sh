@@ -82,8 +82,16 @@ for name in sample_submission reference; do
     echo "release check: $name graded the same by the wheel and the checkout"
 done
 
-# 4. The student kit, released by the installed grader.
-"$work/installed/bin/grader" release "$work/course" >/dev/null
+# 4. The student kit, released by the installed grader (with the built wheel, so that the
+#    Gradescope bundle is written too: an installed grader cannot build its own wheel).
+"$work/installed/bin/grader" release "$work/course" --wheel "${wheels[0]}" >/dev/null
+for artefact in student.zip gradescope/autograder.zip classroom/student/.github/workflows/classroom.yml; do
+    [ -f "$work/course/$artefact" ] || { echo "release check: grader release did not write $artefact" >&2; exit 1; }
+done
+"$python311" -c 'import sys, zipfile; sys.exit(sys.argv[2] not in zipfile.ZipFile(sys.argv[1]).namelist())' \
+    "$work/course/gradescope/autograder.zip" "${wheels[0]##*/}" \
+    || { echo "release check: autograder.zip does not hold the wheel" >&2; exit 1; }
+echo "release check: grader release wrote the kit, autograder.zip (with the wheel) and the Classroom workflows"
 kit_check() {  # kit_check PYTHON FLAGS...: install ./student with PYTHON, compare its self-check
     local python=$1 env
     shift

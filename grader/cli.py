@@ -188,6 +188,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "release":
         from .release import ReleaseContext, ReleaseError, release  # imported on demand
 
+        if args.wheel is not None and not (args.wheel.is_file() and args.wheel.name.startswith("nn_autograder-")
+                                           and args.wheel.suffix == ".whl"):
+            raise UsageError(f"--wheel {args.wheel}: not a grader wheel file (nn_autograder-*.whl)")
         rubric = load_rubric(args.rubric)
         secret = _secret(args)
         cases = default_case_set() if secret is None else draw_case_set(secret, rubric)

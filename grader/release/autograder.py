@@ -38,7 +38,12 @@ def write_gradescope_bundle(out_dir: Path, context: ReleaseContext) -> list[Path
         if not (PROJECT / "pyproject.toml").is_file() or not constraints.is_file():
             constraints = Path(scratch) / "constraints.txt"
             constraints.write_text(installed_constraints())
-        return [write_gradescope(out_dir, wheel=Path(wheel), constraints=constraints, secret=secret)]
+        if not Path(wheel).is_file():
+            raise ReleaseError(f"--wheel {wheel}: no such file")
+        try:
+            return [write_gradescope(out_dir, wheel=Path(wheel), constraints=constraints, secret=secret)]
+        except ValueError as exc:  # not a grader wheel
+            raise ReleaseError(f"--wheel {exc}") from None
 
 
 def write_classroom_workflows(out_dir: Path, context: ReleaseContext) -> list[Path]:
