@@ -20,6 +20,7 @@ Markdown, CSV formulas, rich markup) stays with the writer of that format.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 
@@ -83,3 +84,8 @@ def safe_name(name: str | bytes | os.PathLike[str], limit: int = MAX_NAME) -> st
     except UnicodeEncodeError:  # a str with other lone surrogates: not a name read from the disk
         return safe_text(os.fspath(name), limit=limit)
     return safe_text(raw.decode("utf-8", "backslashreplace"), limit=limit)
+
+
+def safe_html(value: object, limit: int = 2000) -> str:
+    """:func:`safe_text`, then HTML-escaped (quotes too): student text for a page."""
+    return html.escape(safe_text(value, limit), quote=True)

@@ -17,7 +17,6 @@ students.
 
 from __future__ import annotations
 
-import html
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from rich.text import Text
 
 from ..formatting import number
 from ..report import write_atomically
-from ..safe_text import safe_text
+from ..safe_text import safe_html, safe_text
 from .copies import CopyFindings
 from .outcomes import MISSING, classify
 from .report_page import page_link
@@ -452,6 +451,5 @@ def _bar(share: float) -> str:
     return f'<span class="bar{kind}" style="width: {max(share, 0.0) * 12:.2f}rem"></span>'
 
 
-def _e(text: str) -> str:
-    return html.escape(safe_text(text, 2000), quote=True)
+_e = safe_html
 

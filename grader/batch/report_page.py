@@ -9,7 +9,6 @@ and escapes every string, all of which may come from student code.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import quote
 
 from ..formatting import number
 from ..report import write_atomically
+from ..safe_text import safe_html
 from .outcomes import classify
 
 PAGES_DIR = "pages"
@@ -110,8 +110,7 @@ def write_report_pages(output: Path, reports: Mapping[str, Mapping[str, Any] | N
             stale.unlink(missing_ok=True)
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+_e = safe_html  # what the page shows comes from reports, and their text from students
 
 
 def _number(value: Any) -> str:
