@@ -7,5 +7,5 @@
 - :mod:`.diagnose`: where a failure no known mistake explains first goes wrong;
 - :mod:`.state`: the state check (a function called twice must answer the same);
 - ``rubric.toml``: points, tolerances and resource limits;
-- ``checks/``: the checks themselves (``check_task*.py``), a pytest suite.
+- ``checks/``: the checks themselves (``check_task*.py``), written as a pytest suite (pytest collects them).
 """

@@ -1,66 +1,62 @@
-"""The checks, a pytest suite run in the grader's own (trusted) process.
+"""The checks, run in the grader's own (trusted) process: check → result.
 
-:func:`run_checks` runs ``grader/assignment/checks/check_task*.py`` against
-one or more submissions in one pytest session. There is one results path:
-pytest-json-report builds each check's JSON entry, the plugin hands a
-submission's entries over as soon as its last check ends, and :func:`_fold`
-turns each into a typed :class:`~grader.report.CheckResult`. Student code never
-runs here: the checks reach it only through
-:class:`~grader.runner.SubmissionRunner`.
+:mod:`~grader.checks.collect` finds the checks of
+``grader/assignment/checks/check_task*.py`` (a pytest suite, collected once per
+process); :func:`run_checks` calls each of them for each submission, in suite
+order, and records how it ended: it returned (``pass``, with the message it
+gave ``passed``), raised :class:`~grader.compare.CheckFailed` (``fail``, with
+its hint), raised :class:`~grader.compare.CodeError` (``error``: the student's
+code did not run), or raised anything else (a grader bug: ``error``, with the
+traceback kept for staff). Student code never runs here: the checks reach it
+only through the runner (:class:`~grader.runner.SubmissionRunner`).
 
-:func:`catalogue` lists the checks without running any (collection only), for
-the report of a submission that could not be graded.
+A check asks, by argument name, for ``case`` (its parametrized case),
+``run`` (the submission), ``tolerance`` (the rubric's tolerance for its
+group) and ``passed`` (records the pass message). Its points are the rubric's
+points for its group, shared equally by the group's checks.
+
+:func:`catalogue` lists the checks without running any, for the report of a
+submission that could not be graded.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import time
+import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-import pytest
-from pytest_jsonreport.plugin import JSONReport
-
+from grader.compare import CheckFailed, CodeError
 from grader.report import CheckResult
-from grader.rubric import Rubric
-from .plugin import GradingPlugin, Runner
+from grader.rubric import Rubric, RubricError
+from .collect import Check, CollectionError, collected
 
-CHECKS_DIR = Path(__file__).resolve().parents[1] / "assignment" / "checks"
-PYTEST_ARGS = [
-    "-q",
-    "-p", "no:cacheprovider",  # never write .pytest_cache next to the checks
-    "-p", "no:randomly",
-    # Plugins the checks do not need and that cost time per submission
-    # (unraisableexception runs gc.collect, logging wraps every phase).
-    "-p", "no:logging",
-    "-p", "no:unraisableexception",
-    "-p", "no:threadexception",
-    "-p", "no:doctest",
-    "-p", "no:junitxml",
-    "-p", "no:pastebin",
-    "-p", "no:nose",
-    "-p", "no:warnings",
-    "-p", "no:faulthandler",
-    "-p", "no:stepwise",
-    "-p", "no:setuponly",
-    "-p", "no:setupplan",
-    "-p", "no:tmpdir",
-    "-p", "no:monkeypatch",
-    "-p", "no:recwarn",
-    "-p", "no:debugging",
-    "--capture=no",  # student code never runs in this process: nothing to capture
-    "-o", "python_files=check_*.py",
-    "-o", "addopts=",
-    "--import-mode=importlib",
-    "--rootdir", str(CHECKS_DIR),
-    "--json-report-file=none",
-]
+INTERNAL_ERROR = "internal grader error: this check could not be graded (course staff have the details)"
+MAX_INTERNAL = 20_000  # characters of a grader traceback kept for staff
 
 
 class ChecksError(RuntimeError):
     """The check suite itself could not run (a grader or rubric problem)."""
+
+
+class Runner(Protocol):
+    """What checks call student code through (:class:`~grader.runner.SubmissionRunner`)."""
+
+    def call(self, function: str, *args: tuple[str, Any], fresh: bool = False) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A check as this run grades it: its case (after substitution), id and points."""
+
+    check: Check
+    case: Any
+    id: str
+    max_score: float
 
 
 def run_checks(
@@ -72,102 +68,91 @@ def run_checks(
     on_results: Callable[[int, list[CheckResult]], None] | None = None,
     substitute: Callable[[Any], Any] | None = None,
 ) -> list[list[CheckResult]]:
-    """Run every check (or only the visible ones) against each runner's submission.
+    """Run every check (or only the visible ones) against each runner's submission, one after the other.
 
-    One pytest session grades all of ``runners`` one after the other (its
-    start-up and collection are paid once); ``on_start(i)`` is called when
-    submission ``i`` starts and ``on_results(i, results)`` as soon as it is
-    done. ``substitute(case)`` gives the case to grade instead of each
+    ``on_start(i)`` is called when submission ``i`` starts and
+    ``on_results(i, results)`` as soon as it is done (its runner already
+    closed). ``substitute(case)`` gives the case to grade instead of each
     case of :mod:`grader.assignment.cases` (hidden cases drawn from a course
-    secret). Returns one list of results per runner, in order, folded from
-    pytest-json-report's JSON.
+    secret). Returns one list of results per runner, in order.
     """
-
-    results: list[list[CheckResult]] = [[] for _ in runners]
-
-    def done(index: int, entries: list[dict[str, Any]]) -> None:
-        results[index] = [_fold(entry)[1] for entry in entries]
-        if on_results is not None:
-            on_results(index, results[index])
-
-    json_report = JSONReport()
-    grading = GradingPlugin(runners, rubric, json_report, visible_only=visible_only, on_start=on_start, on_done=done,
-                            substitute=substitute)
+    checks = _priced(rubric, visible_only=visible_only, substitute=substitute)
+    results: list[list[CheckResult]] = []
     try:
-        exit_code = _pytest(grading, json_report)
+        for index, runner in enumerate(runners):
+            if on_start is not None:
+                on_start(index)
+            try:
+                outcome = [_run(check, runner, rubric) for check in checks]
+            finally:
+                runner.close()
+            results.append(outcome)
+            if on_results is not None:
+                on_results(index, outcome)
     finally:
-        grading.close_runners()
-    if grading.collection_error is not None:
-        raise ChecksError(str(grading.collection_error))
-    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise ChecksError(f"the check suite did not run (pytest exit code {int(exit_code)})")
+        for runner in runners:
+            runner.close()
     return results
 
 
 def catalogue(rubric: Rubric, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
     """Every check this rubric prices, as it appears in a report, with no outcome yet (status ``error``).
 
-    Found by collecting the suite (nothing runs): the ids, functions,
-    visibility and points of a report that could not be graded. Collected
-    once per process and rubric.
+    The ids, functions, visibility and points of a report that could not be
+    graded; nothing runs.
     """
-    key = (repr(rubric), visible_only)
-    if key not in _CATALOGUES:
-        _CATALOGUES[key] = _collect(rubric, visible_only=visible_only)
-    return _CATALOGUES[key]
+    return tuple(CheckResult(id=check.id, function=check.check.subject, status="error", score=0.0,
+                             max_score=check.max_score, visibility="visible" if check.case.visible else "hidden",
+                             message="the check did not complete")
+                 for check in _priced(rubric, visible_only=visible_only))
 
 
-_CATALOGUES: dict[tuple[str, bool], tuple[CheckResult, ...]] = {}
+def _priced(rubric: Rubric, *, visible_only: bool, substitute: Callable[[Any], Any] | None = None) -> list[_Priced]:
+    """The suite's checks priced by ``rubric``, with their cases substituted, visible ones only if asked."""
+    try:
+        checks = collected()
+        counts = Counter(check.group for check in checks)
+        rubric.verify_groups(dict(counts))
+    except (CollectionError, RubricError) as exc:
+        raise ChecksError(str(exc)) from None
+    priced = []
+    for check in checks:
+        case = check.case if substitute is None else substitute(check.case)
+        if visible_only and not case.visible:
+            continue
+        priced.append(_Priced(check, case, f"{check.group}/{case.id}", rubric.group(check.group).points / counts[check.group]))
+    return priced
 
 
-def _collect(rubric: Rubric, *, visible_only: bool) -> tuple[CheckResult, ...]:
-    grading = GradingPlugin([_NoRunner()], rubric, JSONReport(), visible_only=visible_only)
-    exit_code = _pytest(grading, None, "--collect-only")
-    if grading.collection_error is not None:
-        raise ChecksError(str(grading.collection_error))
-    if exit_code != pytest.ExitCode.OK:
-        raise ChecksError(f"the check suite could not be collected (pytest exit code {int(exit_code)})")
-    return tuple(_fold({"user_properties": [{key: value} for key, value in properties]})[1]
-                 for properties in grading.collected)
-
-
-def _pytest(grading: GradingPlugin, json_report: JSONReport | None, *extra: str) -> int | pytest.ExitCode:
-    plugins: list[Any] = [grading] if json_report is None else [grading, json_report]
-    with contextlib.redirect_stdout(io.StringIO()):  # the grader prints its own summary
-        return pytest.main([*PYTEST_ARGS, *extra, str(CHECKS_DIR)], plugins=plugins)
-
-
-class _NoRunner:
-    """The one "submission" of a collection-only session: never called."""
-
-    def call(self, function: str, *args: tuple[str, Any]) -> Any:
-        raise AssertionError("catalogue() runs no check")
-
-    def close(self) -> None:
-        pass
-
-
-def _seconds(test: dict[str, Any]) -> float:
-    """How long one check took, over its setup, call and teardown."""
-    return sum(float(test.get(stage, {}).get("duration", 0.0)) for stage in ("setup", "call", "teardown"))
-
-
-def _fold(test: dict[str, Any]) -> tuple[int, CheckResult]:
-    """One pytest-json-report test entry → (submission index, :class:`CheckResult`)."""
-    properties: dict[str, Any] = {}
-    for entry in test.get("user_properties", []):
-        properties.update(entry)
-    status = properties.get("status", "error")
-    max_score = float(properties["max_score"])
-    return int(properties["submission"]), CheckResult(
-        id=properties["check"],
-        function=properties["function"],
+def _run(priced: _Priced, runner: Runner, rubric: Rubric) -> CheckResult:
+    """Call one check on one submission and record how it ended."""
+    check = priced.check
+    messages: list[str] = []
+    given = {"case": priced.case, "run": runner, "tolerance": rubric.group(check.group).tolerance,
+             "passed": messages.append}
+    status, hint, internal = "pass", None, None
+    started = time.perf_counter()
+    try:
+        check.function(**{name: given[name] for name in check.arguments})
+    except CheckFailed as failure:
+        status, hint = "fail", failure.hint
+        messages.append(failure.message)
+    except CodeError as error:
+        status = "error"
+        messages.append(error.message)
+    except Exception as bug:  # noqa: BLE001 - a grader bug costs this check, never the run
+        status, internal = "error", "".join(traceback.format_exception(bug))[-MAX_INTERNAL:]
+        messages.append(INTERNAL_ERROR)
+    seconds = time.perf_counter() - started
+    return CheckResult(
+        id=priced.id,
+        function=check.subject,
         status=status,
-        score=max_score if status == "pass" else 0.0,
-        max_score=max_score,
-        visibility=properties["visibility"],
-        message=properties.get("message") or ("ok" if status == "pass" else "the check did not complete"),
-        hint=properties.get("hint"),
-        internal_error=properties.get("internal"),
-        seconds=_seconds(test),
+        score=priced.max_score if status == "pass" else 0.0,
+        max_score=priced.max_score,
+        visibility="visible" if priced.case.visible else "hidden",
+        message=(messages[-1] if messages else "") or ("ok" if status == "pass" else "the check did not complete"),
+        hint=hint,
+        internal_error=internal,
+        seconds=seconds,
     )

@@ -1,6 +1,6 @@
 """Run the visible checks: ``python check.py [PATH]`` (default: the folder this file is in).
 
-Needs no installation beyond NumPy, pytest, pytest-json-report and rich
+Needs no installation beyond NumPy, pytest and rich
 (``pip install ./student`` installs them, and the ``nn-selfcheck`` command).
 """
 
