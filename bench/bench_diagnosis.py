@@ -3,8 +3,10 @@
     .venv/bin/python bench/bench_diagnosis.py [--verbose]
 
 Grades, in one session, every buggy submission under
-``tests/submissions/buggy/`` (one mistake each; ``manifest.toml`` declares the
-hints that name it, by their names in ``grader.assignment.hints.HINTS``) and
+``tests/submissions/buggy/`` (one mistake each, in the one module a sample
+holds, completed with the reference's other module by ``tests/conftest.py``'s
+``assemble``; ``manifest.toml`` declares the hints that name the mistake, by
+their names in ``grader.assignment.hints.HINTS``) and
 the correct ones (``reference/`` and ``tests/submissions/correct/``). Prints:
 
 - the diagnosis rate: share of buggy submissions with at least one failing
@@ -25,13 +27,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
+from conftest import assemble  # noqa: E402
 from grader.assignment import hints  # noqa: E402
 from grader.grading import GradingOptions, grade_many  # noqa: E402
 
@@ -47,15 +52,16 @@ def main(argv: list[str] | None = None) -> int:
 
     manifest = tomllib.loads((BUGGY / "manifest.toml").read_text())
     names = sorted(manifest)
-    paths = [BUGGY / name for name in names] + CORRECT
     options = GradingOptions()
-    sandbox = options.open_sandbox()
-    started = time.perf_counter()
-    try:
-        reports = grade_many(paths, options, sandbox=sandbox)
-    finally:
-        sandbox.close()
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [assemble(BUGGY / name, Path(folder) / name) for name in names] + CORRECT
+        sandbox = options.open_sandbox()
+        started = time.perf_counter()
+        try:
+            reports = grade_many(paths, options, sandbox=sandbox)
+        finally:
+            sandbox.close()
+        seconds = time.perf_counter() - started
 
     named, wrong = [], []
     failing = hinted = 0

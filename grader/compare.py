@@ -34,6 +34,17 @@ class CheckFailed(Exception):
         self.hint = hint
 
 
+class AnswerChanged(CheckFailed):
+    """A function answered differently when called again with the same arguments (the state check).
+
+    ``detail`` says how, when that is more than other values ("this time it raised ...").
+    """
+
+    def __init__(self, message: str, hint: str | None = None, detail: str = "") -> None:
+        super().__init__(message + (f"; {detail}" if detail else ""), hint)
+        self.detail = detail
+
+
 class CodeError(Exception):
     """The student's code did not run (raised, timed out, crashed, missing)."""
 

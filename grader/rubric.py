@@ -1,7 +1,9 @@
 """The rubric: points, tolerances and limits, read from one TOML file.
 
 Points are declared once per check group (``"task1/forward_np"``) and split
-evenly across the group's cases. :func:`load_rubric` verifies the totals, and
+evenly across the group's cases, in whole ten-thousandths of a point
+(:meth:`Rubric.shares`), so that the checks of a report add up exactly to its
+groups, tasks and total as written. :func:`load_rubric` verifies the totals, and
 :func:`Rubric.verify_groups` that every collected check has a group and every
 group at least one check, so a rubric can never silently drop points.
 """
@@ -18,6 +20,7 @@ from typing import Any
 from .sandbox.limits import Limits
 
 DEFAULT_RUBRIC = "rubric.toml"
+POINT_UNITS = 10_000  # points are counted in ten-thousandths (reports write 4 places)
 
 
 class RubricError(ValueError):
@@ -57,6 +60,17 @@ class Rubric:
 
     def group(self, group_id: str) -> Group:
         return self.groups[group_id]
+
+    def shares(self, group_id: str, count: int) -> list[float]:
+        """The group's points split over its ``count`` checks, in suite order.
+
+        Each share is a whole number of ten-thousandths (what a report
+        writes), the first ones taking the remainder, and they add up to the
+        group's points: 5 points over 3 checks are 1.6667, 1.6667, 1.6666.
+        """
+        units = round(self.group(group_id).points * POINT_UNITS)
+        base, extra = divmod(units, count)
+        return [(base + (position < extra)) / POINT_UNITS for position in range(count)]
 
     def verify_groups(self, cases_per_group: dict[str, int]) -> None:
         """Every group has checks and every check a group, or ``RubricError``."""

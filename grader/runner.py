@@ -23,7 +23,8 @@ answer of each call (plain float64 arrays, not the JSON), up to
 
 A check may ask for a fresh run (``fresh=True``, the state check): the call
 then really runs again, and an answer that differs from the first one fails
-the check with its likely cause (a model or an optimiser kept between calls).
+the check (:class:`~grader.compare.AnswerChanged`) with its likely cause (a
+model or an optimiser kept between calls).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare import CheckFailed, CodeError
+from .compare import AnswerChanged, CheckFailed, CodeError
 from .notebook import NotebookRun
 from .sandbox import ChildDied, ChildTimeout, Sandbox
 from .safe_text import MAX_NAME, MAX_TEXT, MAX_WHERE, safe_text
@@ -68,8 +69,9 @@ def _count_elements(value: Any) -> int:
         return sum(map(_count_elements, value)) + len(value)
     return 1
 
-STATE_HINT = ("it keeps something between calls (a model, an optimiser or an array made once and reused, e.g. in "
-              "a global variable or a default argument); build everything afresh inside the function")
+STATE_HINT = ("it keeps or changes something between calls (a model, an optimiser or an array made once and "
+              "reused, e.g. in a global variable or a default argument, or a setting such as torch's default "
+              "dtype); build everything afresh inside the function and leave global settings alone")
 
 
 def encode_argument(value: Any, *, tensor: bool) -> dict[str, Any]:
@@ -112,7 +114,7 @@ class SubmissionRunner:
 
         ``args`` are ``(name, value)`` pairs; names appear in messages. A
         repeated call is answered from the first reply unless ``fresh``: then
-        it runs again and must answer as the first time (else :class:`CheckFailed`).
+        it runs again and must answer as the first time (else :class:`AnswerChanged`).
         Raises :class:`CodeError` when the code does not run and
         :class:`CheckFailed` when it modified an argument in place.
         """
@@ -139,8 +141,9 @@ class SubmissionRunner:
                 self._answers[key] = answer
                 self._memo_elements += answer.elements
         if first is not None and answer is not first and not _same(first, answer):
-            raise CheckFailed(f"{function}: answered differently when called again with the same arguments",
-                              hint=STATE_HINT)
+            detail = f"this time: {answer.error}" if answer.error is not None and first.error is None else ""
+            raise AnswerChanged(f"{function}: answered differently when called again with the same arguments",
+                                hint=STATE_HINT, detail=detail)
         if answer.error is not None:
             raise CodeError(answer.error)
         if answer.mutated:

@@ -126,7 +126,7 @@ def test_every_entry_gets_a_valid_report(graded_class):
     for name, report in reports.items():
         jsonschema.validate(report, SCHEMA)
         assert report["submission"] == name
-        assert len([c for t in report["tasks"] for c in t["checks"]]) == 48
+        assert len([c for t in report["tasks"] for c in t["checks"]]) == 59
 
 
 def test_each_kind_of_submission_gets_its_own_grade(graded_class):

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REFERENCE, ROOT
 from grader.cli import main
 
@@ -37,7 +39,7 @@ def test_check_shows_visible_checks_only(capsys):
     out = capsys.readouterr().out
     assert "task2/grad_w1_torch/x1" in out and "transpose" in out
     assert "/h1 " not in out and ", hidden)" not in out  # no hidden check ran
-    assert "visible checks only (52.3 of 100 points)" in out
+    assert "visible checks only (60.9834 of 100 points)" in out
 
 
 def test_console_script_and_module_agree():
@@ -51,12 +53,13 @@ def test_gradescope_results_and_markdown_summary(tmp_path, capsys):
     sample = ROOT / "examples" / "sample_submission"
     assert main(["grade", str(sample), "--gradescope", str(results), "--markdown", str(summary)]) == 0
     data = json.loads(results.read_text())
-    assert data["score"] == sum(test["score"] for test in data["tests"]) == 50.8
+    assert data["score"] == pytest.approx(sum(test["score"] for test in data["tests"]), abs=1e-9)
+    assert data["score"] == 53.0834
     assert {test["status"] for test in data["tests"]} == {"passed", "failed"}
     assert {test["visibility"] for test in data["tests"]} == {"visible", "after_published"}
     assert all(len(test["number"].split(".")) == 2 for test in data["tests"])
     text = summary.read_text()
-    assert text.startswith("earlier step\n## sample_submission: 50.8 / 100")
+    assert text.startswith("earlier step\n## sample_submission: 53.0834 / 100")
     assert "| `task2/grad_w1_torch/x1` | fail |" in text
 
 

@@ -1,7 +1,9 @@
 """Every buggy sample is told its mistake, and nothing else; correct samples get no hint at all.
 
-``tests/submissions/buggy/<name>/`` is ``reference/`` with one mistake;
-``manifest.toml`` names the hints that name it (``grader.assignment.hints.HINTS``).
+``tests/submissions/buggy/<name>/`` holds the one module with the mistake
+(``reference/``'s with one change; :func:`conftest.assemble` adds the other
+module, the reference's); ``manifest.toml`` names the hints that name it
+(``grader.assignment.hints.HINTS``).
 ``tests/submissions/correct/`` holds correct submissions written differently
 (float32 NumPy answers, a 0-d array for the loss, tensors that require grad).
 All are graded in one session (``bench/bench_diagnosis.py`` prints the rates).
@@ -13,7 +15,7 @@ import tomllib
 
 import pytest
 
-from conftest import REFERENCE, SUBMISSIONS
+from conftest import REFERENCE, SUBMISSIONS, assemble
 from grader.assignment import hints
 from grader.grading import grade_many
 from grader.runner import STATE_HINT
@@ -24,18 +26,22 @@ CORRECT = [REFERENCE, *sorted(p for p in (SUBMISSIONS / "correct").iterdir() if 
 
 
 @pytest.fixture(scope="module")
-def reports(sandbox, options):
+def reports(sandbox, options, tmp_path_factory):
     names = sorted(MANIFEST)
-    graded = grade_many([BUGGY / name for name in names] + CORRECT, options, sandbox=sandbox)
+    folder = tmp_path_factory.mktemp("buggy")
+    graded = grade_many([assemble(BUGGY / name, folder / name) for name in names] + CORRECT, options,
+                        sandbox=sandbox)
     return dict(zip(names + [f"correct/{path.name}" for path in CORRECT], graded))
 
 
-def test_there_are_at_least_25_buggy_samples_each_a_full_submission():
+def test_there_are_at_least_25_buggy_samples_each_changing_the_reference():
     assert len(MANIFEST) >= 25
     folders = {path.name for path in BUGGY.iterdir() if path.is_dir()}
     assert folders == set(MANIFEST)
     for name in folders:
-        assert {p.name for p in (BUGGY / name).iterdir()} == {"numpy_net.py", "torch_net.py"}, name
+        files = {p.name for p in (BUGGY / name).iterdir()}
+        assert files and files <= {"numpy_net.py", "torch_net.py"}, name
+        assert all((BUGGY / name / file).read_text() != (REFERENCE / file).read_text() for file in files), name
     for name, entry in MANIFEST.items():
         assert entry["mistake"] and (entry["hints"] or entry.get("held_out")), name
         assert set(entry["hints"]) <= set(hints.HINTS), name
@@ -63,11 +69,32 @@ def test_a_correct_submission_gets_full_marks_and_no_hint(reports, path):
 def test_a_model_kept_in_a_global_fails_the_state_check_with_its_cause(reports):
     checks = {check.id: check for check in reports["global_model_torch"].checks}
     failed = {check_id for check_id, check in checks.items() if check.status != "pass"}
-    assert "task3/train_torch/v1" in failed
-    assert failed <= {"task3/train_torch/v1"}
-    again = checks["task3/train_torch/v1"]
-    assert again.message == "train_torch: answered differently when called again with the same arguments"
+    assert failed == {"task3/train_torch/v1_again"}
+    again = checks["task3/train_torch/v1_again"]
+    assert again.message == (f"train_torch({again_label('v1')}): answered differently when called again with the "
+                             "same arguments, twice in a row")  # a model kept for the same sizes
     assert again.hint == STATE_HINT and "global variable" in again.hint
+
+
+def test_state_another_function_changed_fails_the_state_checks_that_run_after_it(reports):
+    """train_torch sets torch's default dtype: the torch functions' state checks, run last, see it."""
+    checks = {check.id: check for check in reports["default_dtype_torch"].checks}
+    failed = {check_id for check_id, check in checks.items() if check.status != "pass"}
+    assert "task1/Net/x1_mask_again" in failed
+    assert failed <= {f"{group}_again" for group in ("task1/Net/x1_mask", "task1/forward_torch/x1",
+                                                     "task2/grad_w1_torch/x1", "task3/train_torch/v1")}
+    for check_id in failed:
+        message = checks[check_id].message
+        assert "answered differently when called again with the same arguments, after every other check had run; " \
+               "this time: " in message and "RuntimeError" in message and "dtype" in message
+        assert checks[check_id].hint == STATE_HINT
+
+
+def again_label(case_id: str) -> str:
+    from grader.assignment import cases
+
+    [case] = [case for case in cases.TRAIN if case.id == f"{case_id}_again"]
+    return case.label
 
 
 def test_the_backward_pass_without_scaling_is_not_told_it_ignores_the_mask(reports):

@@ -20,6 +20,7 @@ from grader.rubric import Group, Rubric, Tolerance
 class Case:
     id: str
     visible: bool = True
+    repeats: int = 0
 
 
 class Runner:
@@ -103,6 +104,19 @@ def test_visible_only_and_substituted_cases(suite):
     secret = {"h1": Case("s1", visible=False)}
     [results] = run_checks([Runner()], rubric("task1/relu"), substitute=lambda case: secret.get(case.id, case))
     assert [r.id for r in results] == ["task1/relu/x1", "task1/relu/s1"]
+
+
+def test_state_checks_run_last_and_are_reported_in_suite_order(suite):
+    order: list[str] = []
+
+    def records(case, run):
+        order.append(case.id)
+
+    suite(check(records, case=Case("x1")), check(records, case=Case("x1_again", repeats=2)),
+          check(records, group="task1/softmax", case=Case("z1")))
+    [results] = run_checks([Runner()], rubric("task1/relu", "task1/softmax"))
+    assert order == ["x1", "z1", "x1_again"]
+    assert [r.id for r in results] == ["task1/relu/x1", "task1/relu/x1_again", "task1/softmax/z1"]
 
 
 def test_catalogue_lists_without_running(suite):

@@ -27,9 +27,9 @@ SECRET = "a course secret for the release test\n"
 TEXT_SUFFIXES = {".py", ".md", ".json", ".toml", ".txt"}
 
 _SAMPLE_REPORT = json.loads((ROOT / "grader" / "schema" / "sample_report.json").read_text())
-# the visible checks' points (the rubric splits each group's points over its cases)
+# the visible checks' points (the rubric splits each group's points over its cases, in ten-thousandths)
 VISIBLE_POINTS = round(sum(check["max_score"] for task in _SAMPLE_REPORT["tasks"] for check in task["checks"]
-                           if check["visibility"] == "visible"), 1)
+                           if check["visibility"] == "visible"), 4)
 
 
 @pytest.fixture(scope="module")

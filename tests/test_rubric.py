@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from conftest import REFERENCE, short_timeout_options
@@ -63,3 +65,15 @@ def test_ta_override_moves_points_and_tolerances(grade_sample, tmp_path):
     assert (report.score, report.max_score) == (110, 110)
     relu = [c for c in report.checks if c.function == "relu"]
     assert sum(c.max_score for c in relu) == pytest.approx(13)
+
+
+def test_a_groups_points_are_shared_in_ten_thousandths_that_add_up():
+    rubric = load_rubric()
+    for group_id, group in rubric.groups.items():
+        for count in (1, 3, 7):
+            shares = rubric.shares(group_id, count)
+            assert len(shares) == count and round(sum(shares), 4) == group.points
+            assert all(round(share, 4) == share for share in shares)
+            assert max(shares) - min(shares) <= 0.0001 + 1e-12
+    five = dataclasses.replace(rubric, groups={"g": dataclasses.replace(next(iter(rubric.groups.values())), points=5)})
+    assert five.shares("g", 3) == [1.6667, 1.6667, 1.6666]

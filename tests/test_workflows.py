@@ -144,7 +144,7 @@ def test_report_script_annotates_failing_functions_and_feeds_classroom_its_point
                       if line.startswith("def grad_w1_torch("))
     errors = result.stdout.splitlines()
     assert all(line.startswith("::error ") for line in errors)
-    transposed = [line for line in errors if "task2/grad_w1_torch/x1" in line]
+    transposed = [line for line in errors if "task2/grad_w1_torch/x1 " in line]
     assert transposed == [
         f"::error file=torch_net.py,line={definition},title=task2/grad_w1_torch/x1 (fail)::"
         "grad_w1_torch(x1, y1): shape (4, 3), expected (3, 4)%0AHint: this is the transpose of the expected shape"

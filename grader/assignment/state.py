@@ -1,21 +1,32 @@
-"""Calling a function as often as its case asks: once, or twice for the state check.
+"""Calling a function as often as its case asks: once, or three times for the state check.
 
-A case made by :func:`grader.assignment.cases.twice` has ``calls == 2``: its
-check calls the function, then calls it again with the same arguments as a
-fresh run (the runner does not answer it from memory). The runner compares
-the second answer with the first and fails the check when they differ: the
-function keeps state between calls (a model kept in a global and reused for
-the same sizes, an optimiser, an array that grows).
+A state check's case (made by :func:`grader.assignment.cases.with_state_check`)
+has ``repeats == 2`` and runs after every other check. Its first call is
+answered from the runner's memory of the function's first answer on this
+case, long before; the two repeats really run again (``fresh``), the first
+after all the calls in between, the second right after it. The runner
+compares each with the first answer and raises
+:class:`~grader.compare.AnswerChanged` when they differ; here the message
+says which repeat it was.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from grader.compare import AnswerChanged
+
+WHEN = ("after every other check had run", "twice in a row")
+
 
 def call(run: Any, case: Any, function: str, *args: tuple[str, Any]) -> Any:
-    """``run.call(function, *args)``, then ``case.calls - 1`` fresh runs of the same call; the last answer."""
+    """``run.call(function, *args)``, then ``case.repeats`` fresh runs of the same call; the last answer."""
     got = run.call(function, *args)
-    for _ in range(case.calls - 1):
-        got = run.call(function, *args, fresh=True)
+    for repeat in range(case.repeats):
+        try:
+            got = run.call(function, *args, fresh=True)
+        except AnswerChanged as changed:
+            when = WHEN[min(repeat, len(WHEN) - 1)]
+            raise AnswerChanged(f"{function}({case.label}): answered differently when called again with the same "
+                                f"arguments, {when}", hint=changed.hint, detail=changed.detail) from None
     return got

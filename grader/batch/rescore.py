@@ -87,8 +87,8 @@ def rescore_report(report: Mapping[str, Any], rubric: Rubric) -> dict[str, Any]:
     """A copy of ``report`` with every score recomputed from its checks' outcomes under ``rubric``.
 
     The arithmetic is the grader's own (:mod:`grader.report`): a check is
-    worth its group's points divided by the group's number of checks, a
-    task the sum of its checks, the report the sum of its tasks, each
+    worth its share of its group's points (:meth:`~grader.rubric.Rubric.shares`,
+    in report order), a task the sum of its checks, the report the sum of its tasks, each
     rounded to 4 places when written. Raises :class:`StaleReport` when the
     report's checks do not match the rubric's groups.
     """
@@ -100,12 +100,12 @@ def rescore_report(report: Mapping[str, Any], rubric: Rubric) -> dict[str, Any]:
             rubric.verify_groups(dict(counts))
         except RubricError as exc:
             raise StaleReport(str(exc)) from None
+    shares = {group: iter(rubric.shares(group, count)) for group, count in counts.items()}
     total = total_max = 0.0
     for task in tasks:
         task_score = task_max = 0.0
         for check in task["checks"]:
-            group = str(check["id"]).rsplit("/", 1)[0]
-            worth = rubric.group(group).points / counts[group]
+            worth = next(shares[str(check["id"]).rsplit("/", 1)[0]])
             score = worth if check["status"] == "pass" else 0.0
             check["score"], check["max_score"] = round(score, 4), round(worth, 4)
             task_score += score

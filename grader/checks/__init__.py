@@ -2,8 +2,8 @@
 
 :mod:`~grader.checks.collect` finds the checks of
 ``grader/assignment/checks/check_task*.py`` (a pytest suite, collected once per
-process); :func:`run_checks` calls each of them for each submission, in suite
-order, and records how it ended: it returned (``pass``, with the message it
+process); :func:`run_checks` calls each of them for each submission (in suite
+order, the state checks last) and records how it ended: it returned (``pass``, with the message it
 gave ``passed``), raised :class:`~grader.compare.CheckFailed` (``fail``, with
 its hint), raised :class:`~grader.compare.CodeError` (``error``: the student's
 code did not run), or raised anything else (a grader bug: ``error``, with the
@@ -12,8 +12,8 @@ only through the runner (:class:`~grader.runner.SubmissionRunner`).
 
 A check asks, by argument name, for ``case`` (its parametrized case),
 ``run`` (the submission), ``tolerance`` (the rubric's tolerance for its
-group) and ``passed`` (records the pass message). Its points are the rubric's
-points for its group, shared equally by the group's checks.
+group) and ``passed`` (records the pass message). Its points are its share of
+the rubric's points for its group (:meth:`~grader.rubric.Rubric.shares`).
 
 :func:`catalogue` lists the checks without running any, for the report of a
 submission that could not be graded.
@@ -70,6 +70,9 @@ def run_checks(
 ) -> list[list[CheckResult]]:
     """Run every check (or only the visible ones) against each runner's submission, one after the other.
 
+    The results of a submission come in suite order, although its state
+    checks run after all the others (see :mod:`~grader.checks.collect`).
+
     ``on_start(i)`` is called when submission ``i`` starts and
     ``on_results(i, results)`` as soon as it is done (its runner already
     closed). ``substitute(case)`` gives the case to grade instead of each
@@ -77,13 +80,16 @@ def run_checks(
     secret). Returns one list of results per runner, in order.
     """
     checks = _priced(rubric, visible_only=visible_only, substitute=substitute)
+    order = sorted(range(len(checks)), key=lambda position: checks[position].check.runs_last)  # stable
     results: list[list[CheckResult]] = []
     try:
         for index, runner in enumerate(runners):
             if on_start is not None:
                 on_start(index)
+            outcome: list[CheckResult] = [None] * len(checks)  # type: ignore[list-item]
             try:
-                outcome = [_run(check, runner, rubric) for check in checks]
+                for position in order:
+                    outcome[position] = _run(checks[position], runner, rubric)
             finally:
                 runner.close()
             results.append(outcome)
@@ -113,14 +119,15 @@ def _priced(rubric: Rubric, *, visible_only: bool, substitute: Callable[[Any], A
         checks = collected()
         counts = Counter(check.group for check in checks)
         rubric.verify_groups(dict(counts))
+        shares = {group: iter(rubric.shares(group, count)) for group, count in counts.items()}
     except (CollectionError, RubricError) as exc:
         raise ChecksError(str(exc)) from None
     priced = []
     for check in checks:
         case = check.case if substitute is None else substitute(check.case)
-        if visible_only and not case.visible:
-            continue
-        priced.append(_Priced(check, case, f"{check.group}/{case.id}", rubric.group(check.group).points / counts[check.group]))
+        points = next(shares[check.group])
+        if not (visible_only and not case.visible):
+            priced.append(_Priced(check, case, f"{check.group}/{case.id}", points))
     return priced
 
 

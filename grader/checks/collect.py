@@ -8,6 +8,11 @@ and its group), and :mod:`grader.checks` calls the functions itself. Running
 them through pytest's per-test protocol (fixtures, setup and teardown, three
 reports and their hooks per check) cost about 2 ms per check, 100 ms per
 submission, more than the grader's own comparisons and messages together.
+
+A check whose case repeats its calls (``case.repeats``, the state checks of
+:mod:`grader.assignment.state`) runs after every other check, so that other
+calls come between a function's first answer and its repeats; reports still
+list it in suite order, with its group.
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ class Check:
     case: Any  # the parametrized case (grader.assignment.cases); has ``id`` and ``visible``
     group: str  # the rubric group, ``task1/relu``
     subject: str  # the student's function it checks, ``relu``
+
+    @property
+    def runs_last(self) -> bool:
+        """A state check (its case repeats its calls): it runs after every other check."""
+        return bool(getattr(self.case, "repeats", 0))
 
 
 def collected() -> tuple[Check, ...]:
@@ -101,5 +111,6 @@ def _check(item: pytest.Item) -> Check:
     if params is None or "case" not in params.params:
         raise CollectionError(f"check {item.name} is not parametrized by case")
     group = str(marker.args[0])
-    return Check(name=item.name, function=item.obj, arguments=arguments, case=params.params["case"], group=group,
+    case = params.params["case"]
+    return Check(name=item.name, function=item.obj, arguments=arguments, case=case, group=group,
                  subject=str(marker.kwargs.get("function", group.split("/", 1)[1])))

@@ -199,10 +199,11 @@ def export_data(context: ReleaseContext) -> dict[str, Any]:
     for check in report.checks:
         group_id = check.id.rsplit("/", 1)[0]
         tolerance = context.rubric.group(group_id).tolerance
-        group = groups.setdefault(group_id, {"points": 0.0, "checks": 0, "rtol": tolerance.rtol,
+        group = groups.setdefault(group_id, {"points": 0.0, "checks": 0, "shares": [], "rtol": tolerance.rtol,
                                              "atol": tolerance.atol})
         group["points"] += check.max_score
         group["checks"] += 1
+        group["shares"].append(check.max_score)  # each visible check's points, in suite order
     return {
         "format": datafile.FORMAT,
         "grader": __version__,

@@ -19,6 +19,7 @@ class Group:
     id: str
     points: float  # the points of the group's visible checks together
     tolerance: Tolerance
+    shares: tuple[float, ...] = ()  # each visible check's points, as the grader prices them
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,13 @@ class Rubric:
     def group(self, group_id: str) -> Group:
         return self.groups[group_id]
 
+    def shares(self, group_id: str, count: int) -> list[float]:
+        """The points of the group's ``count`` visible checks, in suite order (recorded at release)."""
+        shares = list(self.group(group_id).shares)
+        if len(shares) != count:
+            raise RubricError(f"{group_id}: {count} checks, but the self-check's data prices {len(shares)}")
+        return shares
+
     def verify_groups(self, cases_per_group: dict[str, int]) -> None:
         unknown = sorted(set(cases_per_group) - set(self.groups))
         if unknown:
@@ -39,7 +47,8 @@ class Rubric:
 
 def load_rubric() -> Rubric:
     data = load_data()
-    groups = {gid: Group(gid, float(spec["points"]), Tolerance(rtol=spec["rtol"], atol=spec["atol"]))
+    groups = {gid: Group(gid, float(spec["points"]), Tolerance(rtol=spec["rtol"], atol=spec["atol"]),
+                         tuple(float(share) for share in spec["shares"]))
               for gid, spec in data["groups"].items()}
     return Rubric(total=float(data["total"]), task_titles=dict(data["task_titles"]), groups=groups,
                   call_timeout_s=float(data["call_timeout_s"]))
