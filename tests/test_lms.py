@@ -193,6 +193,9 @@ def test_copies_ignore_comments_layout_and_the_template():
     assert found.identical == (("alice", "mallory"),)  # two untouched templates are no lead
     assert {(p.first, p.second) for p in found.similar} == {("alice", "carol"), ("carol", "mallory")}
     assert all(p.share > 0.9 for p in found.similar)
+    again = copies.find_copies({"alice": solution, "bob": solution, "carol": renamed}, template=template)
+    assert again.identical == (("alice", "bob"),)  # fingerprinted once, compared for each name
+    assert {(p.first, p.second) for p in again.similar} == {("alice", "carol"), ("bob", "carol")}
 
 
 # ---------------------------------------------------------------- a Canvas class, graded once

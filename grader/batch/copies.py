@@ -151,11 +151,16 @@ def _similar(sources: Mapping[str, str], template: Iterable[str], threshold: flo
         [h for text in handed_out if text for h in _fingerprint(CodeFingerprint, text, win_size=1).hashes],
         dtype=np.int64))
     prints = {}
+    by_text: dict[str, Any] = {}  # identical files (the same code handed in twice) are fingerprinted once
     for name in sorted(sources):
-        try:
-            prints[name] = _fingerprint(CodeFingerprint, sources[name], boilerplate=boilerplate)
-        except Exception:  # an odd file must not stop the class page; it is just not compared
-            continue
+        text = sources[name]
+        if text not in by_text:
+            try:
+                by_text[text] = _fingerprint(CodeFingerprint, text, boilerplate=boilerplate)
+            except Exception:  # an odd file must not stop the class page; it is just not compared
+                by_text[text] = None
+        if by_text[text] is not None:
+            prints[name] = by_text[text]
     holders: dict[int, list[str]] = defaultdict(list)
     for name, fingerprint in prints.items():
         for value in fingerprint.hashes:
