@@ -331,7 +331,7 @@ def test_endless_call_times_out_and_the_next_spawn_works(sandbox: Sandbox) -> No
     started = time.monotonic()
     with pytest.raises(ChildTimeout, match="timed out after 1 s"):
         call(child, "sleep_forever", timeout=1.0)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 10  # ended by the timeout (loose: a loaded machine is slow, not wrong)
     assert not child.alive
     with pytest.raises(ChildDied):
         child.request({"op": "ping"})
@@ -550,11 +550,11 @@ def test_hidden_paths_are_invisible(tight: Sandbox, secret_dir: Path) -> None:
 
 
 def test_cpu_limit_kills_a_busy_loop(tight: Sandbox) -> None:
+    # The CPU limit's signal, not the wall clock: a call that outlives its timeout raises ChildTimeout instead.
     with tight.spawn({"probe.py": TIGHT_PROBE}) as child:
-        started = time.monotonic()
-        with pytest.raises(ChildDied, match=r"killed by signal (9 \(SIGKILL\)|24 \(SIGXCPU\))"):
+        with pytest.raises(ChildDied, match=r"killed by signal (9 \(SIGKILL\)|24 \(SIGXCPU\))") as died:
             call(child, "burn")
-        assert time.monotonic() - started < 4  # the CPU limit, not the 5 s wall clock
+        assert not isinstance(died.value, ChildTimeout)
 
 
 def test_file_size_and_open_file_limits(tight: Sandbox) -> None:

@@ -13,6 +13,7 @@ import json
 import math
 import socket
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -198,3 +199,13 @@ def test_any_bytes_decode_to_an_object_or_are_a_wire_error(body):
         assert isinstance(decode_message(body), dict)
     except WireError:
         pass
+
+
+def test_a_deadline_bounds_a_whole_message_not_each_read():
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(wire.HEADER.pack(10) + b'{"a"')  # a header and part of the body, then nothing more
+        with pytest.raises(TimeoutError):
+            wire.receive_message(wire.Deadline(ours, time.monotonic() + 0.2), 100)
+        with pytest.raises(TimeoutError, match="deadline passed"):
+            wire.receive_message(wire.Deadline(ours, time.monotonic() - 1), 100)

@@ -31,6 +31,7 @@ import json
 import math
 import socket
 import struct
+import time
 from dataclasses import dataclass
 import sys
 from typing import Any
@@ -70,7 +71,7 @@ def send_message(sock: socket.socket, message: dict[str, Any] | bytes) -> None:
     sock.sendall(HEADER.pack(len(body)) + body)
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+def _recv_exactly(sock: socket.socket | Deadline, n: int) -> bytes:
     chunks: list[bytes] = []
     while n:
         chunk = sock.recv(min(n, 1 << 20))
@@ -81,7 +82,28 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive_message(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
+class Deadline:
+    """A read-only view of a socket whose ``recv`` fails once an overall deadline passes.
+
+    A per-call socket timeout alone would let a peer that trickles one byte
+    at a time hold the reader forever: ``receive_message(Deadline(sock,
+    time.monotonic() + s), ...)`` returns within ``s`` seconds or raises
+    ``TimeoutError``.
+    """
+
+    def __init__(self, connection: socket.socket, deadline: float) -> None:
+        self._connection = connection
+        self._deadline = deadline
+
+    def recv(self, size: int) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed")
+        self._connection.settimeout(remaining)
+        return self._connection.recv(size)
+
+
+def receive_message(sock: socket.socket | Deadline, max_bytes: int) -> dict[str, Any]:
     """Receive one JSON message of at most ``max_bytes``.
 
     Raises ``EOFError`` when the peer closed, ``WireError`` when the message is

@@ -324,11 +324,11 @@ class Child:
         if not self.alive or self._socket is None:
             raise ChildDied(self._dead or "is closed", exit=self.exit)
         limit = self._sandbox.limits.call_timeout_s if timeout is None else timeout
-        connection = _Deadline(self._socket, time.monotonic() + limit)
+        connection = wire.Deadline(self._socket, time.monotonic() + limit)
         try:
             self._socket.settimeout(limit)
             wire.send_message(self._socket, message)
-            return wire.receive_message(connection, self._sandbox.limits.max_reply_bytes)  # type: ignore[arg-type]
+            return wire.receive_message(connection, self._sandbox.limits.max_reply_bytes)
         except TimeoutError:
             self._finish(wait=0.0)
             raise ChildTimeout(self._mark_dead(f"timed out after {limit:g} s"), exit=self.exit) from None
@@ -399,25 +399,6 @@ class Child:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-class _Deadline:
-    """A read-only view of a socket whose ``recv`` fails once an overall deadline passes.
-
-    A per-call socket timeout alone would let a child that trickles one byte
-    at a time hold the grader forever.
-    """
-
-    def __init__(self, connection: socket.socket, deadline: float) -> None:
-        self._connection = connection
-        self._deadline = deadline
-
-    def recv(self, size: int) -> bytes:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
-        self._connection.settimeout(remaining)
-        return self._connection.recv(size)
 
 
 def _exit_status(data: dict[str, Any]) -> ExitStatus:

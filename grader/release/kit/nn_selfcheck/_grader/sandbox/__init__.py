@@ -169,11 +169,11 @@ class Child:
         """Send one harness request and return the reply, within ``timeout`` seconds in all."""
         if self._socket is None or self._dead is not None:
             raise ChildDied(self._dead or "is closed")
-        deadline = _Deadline(self._socket, time.monotonic() + timeout)
+        deadline = wire.Deadline(self._socket, time.monotonic() + timeout)
         try:
             self._socket.settimeout(timeout)
             wire.send_message(self._socket, message)
-            return wire.receive_message(deadline, MAX_REPLY_BYTES)  # type: ignore[arg-type]
+            return wire.receive_message(deadline, MAX_REPLY_BYTES)
         except TimeoutError:
             self._end(kill=True)
             raise ChildTimeout(self._mark(f"timed out after {timeout:g} s")) from None
@@ -246,21 +246,6 @@ def _reap(pid: int, *, kill: bool) -> ExitStatus:
         number = os.WTERMSIG(raw)
         return ExitStatus(code=None, signal=number, signal_name=_signal_name(number))
     return ExitStatus(code=os.WEXITSTATUS(raw), signal=None, signal_name=None)
-
-
-class _Deadline:
-    """A socket view whose ``recv`` fails once an overall deadline passes (a trickling child cannot stall)."""
-
-    def __init__(self, connection: socket.socket, deadline: float) -> None:
-        self._connection = connection
-        self._deadline = deadline
-
-    def recv(self, size: int) -> bytes:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
-        self._connection.settimeout(remaining)
-        return self._connection.recv(size)
 
 
 def warm_up() -> None:
