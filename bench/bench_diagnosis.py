@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_diagnosis.py [--verbose]
 
 Grades, in one session, every buggy submission under
-``tests/submissions/buggy/`` (one mistake each, in the one module a sample
-holds, completed with the reference's other module by ``tests/conftest.py``'s
+``tests/submissions/buggy/`` (one mistake each: a sample holds the definitions
+it changes, completed with the reference by ``tests/conftest.py``'s
 ``assemble``; ``manifest.toml`` declares the hints that name the mistake, by
 their names in ``grader.assignment.hints.HINTS``) and
 the correct ones (``reference/`` and ``tests/submissions/correct/``). Prints:

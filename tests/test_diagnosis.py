@@ -1,9 +1,9 @@
 """Every buggy sample is told its mistake, and nothing else; correct samples get no hint at all.
 
-``tests/submissions/buggy/<name>/`` holds the one module with the mistake
-(``reference/``'s with one change; :func:`conftest.assemble` adds the other
-module, the reference's); ``manifest.toml`` names the hints that name it
-(``grader.assignment.hints.HINTS``).
+``tests/submissions/buggy/<name>/`` holds the module with the mistake: the
+definitions it changes, which replace the reference's own (the reference is
+added by :func:`conftest.assemble`, as is the other module); ``manifest.toml``
+names the hints that name it (``grader.assignment.hints.HINTS``).
 ``tests/submissions/correct/`` holds correct submissions written differently
 (float32 NumPy answers, a 0-d array for the loss, tensors that require grad).
 All are graded in one session (``bench/bench_diagnosis.py`` prints the rates).
