@@ -58,6 +58,10 @@ class _Priced:
     id: str
     max_score: float
 
+    @property
+    def visibility(self) -> str:
+        return "visible" if self.case.visible else "hidden"
+
 
 def run_checks(
     runners: Sequence[Runner],
@@ -108,7 +112,7 @@ def catalogue(rubric: Rubric, *, visible_only: bool = False) -> tuple[CheckResul
     graded; nothing runs.
     """
     return tuple(CheckResult(id=check.id, function=check.check.subject, status="error", score=0.0,
-                             max_score=check.max_score, visibility="visible" if check.case.visible else "hidden",
+                             max_score=check.max_score, visibility=check.visibility,
                              message="the check did not complete")
                  for check in _priced(rubric, visible_only=visible_only))
 
@@ -157,7 +161,7 @@ def _run(priced: _Priced, runner: Runner, rubric: Rubric) -> CheckResult:
         status=status,
         score=priced.max_score if status == "pass" else 0.0,
         max_score=priced.max_score,
-        visibility="visible" if priced.case.visible else "hidden",
+        visibility=priced.visibility,
         message=(messages[-1] if messages else "") or ("ok" if status == "pass" else "the check did not complete"),
         hint=hint,
         internal_error=internal,

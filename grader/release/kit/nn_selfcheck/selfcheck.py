@@ -78,7 +78,7 @@ class _Unrunnable:
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def call(self, function: str, *args: Any) -> Any:
+    def call(self, function: str, *args: Any, fresh: bool = False) -> Any:
         raise CodeError(f"not run: {self.reason}")
 
     def close(self) -> None:
