@@ -25,14 +25,26 @@ A check may ask for a fresh run (``fresh=True``, the state check): the call
 then really runs again, and an answer that differs from the first one fails
 the check (:class:`~grader.compare.AnswerChanged`) with its likely cause (a
 model or an optimiser kept between calls).
+
+The engine tells the runner which calls its checks will make
+(:meth:`SubmissionRunner.expect`, from :mod:`grader.checks.rehearse`). They
+are sent in one ``calls`` request before the first is needed: the child runs
+them back to back and the grader reads each reply when its check asks, each
+within the call timeout. A call that was not expected (a diagnosis) goes on
+its own after them; one that is lost with its child (a crash, a timeout)
+runs again on its own in a fresh child, as any call after a crash does. The
+encoded requests of expected calls are kept for the process (the cases are
+constants), so each is encoded once, not once per submission.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,10 +55,28 @@ from .safe_text import MAX_NAME, MAX_TEXT, MAX_WHERE, safe_text
 from .submission import Submission
 from .inside import wire
 
+if TYPE_CHECKING:
+    from .checks.rehearse import Call
+
 NUMPY_FUNCTIONS = ("relu", "softmax", "forward_np", "loss_np", "grad_w1_np", "grad_w2_np", "train_np")
 TORCH_FUNCTIONS = ("Net", "forward_torch", "grad_w1_torch", "train_torch")
 MEMO_MAX_ELEMENTS = 1_000_000  # numbers kept in all for repeated calls (8 MB); honest answers need a few thousand
 MAX_MUTATED = 8  # argument names a reply may list as modified
+MAX_ENCODED = 4096  # expected calls whose encoded request is kept for the process
+
+
+# (module, seed, function, ((name, id(value)), ...)) -> (body, digest, args): the encoded requests of expected
+# calls; ``args`` keeps the values alive, so that their ids stand for them.
+_ENCODED: dict[tuple[Any, ...], tuple[bytes, bytes, tuple[tuple[str, Any], ...]]] = {}
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """An expected call sent ahead, whose reply has not been read yet."""
+
+    key: bytes  # digest of its request
+    function: str
+    fresh: bool
 
 
 @dataclass(frozen=True)
@@ -101,6 +131,9 @@ class SubmissionRunner:
         self._answers: dict[bytes, _Answer] = {}  # digest of a request -> its answer, for repeated calls
         self._memo_elements = 0  # numbers held in _answers, at most MEMO_MAX_ELEMENTS
         self._import_failures: list[str] = []  # each failed import once, for the top of the report
+        self._expected: list[tuple[bytes, bytes, str, str, bool]] = []  # (body, key, module, function, fresh) to send
+        self._sent: deque[_Sent] = deque()  # sent ahead, replies not read yet, in order
+        self._early: dict[bytes, deque[_Answer]] = {}  # fresh answers read before their check asked
         self._notebook = (
             NotebookRun(submission.cells, submission.modules["numpy"], submission.notebook_name,
                         budget_s=notebook_timeout_s, describe=submission.describe_location)
@@ -122,24 +155,17 @@ class SubmissionRunner:
             raise CodeError(f"{function}: not run again, it {self._timed_out[function]} on an earlier check")
         module = self._module_of(function)
         self._ensure_imported(module)
-        torch = function in TORCH_FUNCTIONS
-        request = {
-            "op": "call",
-            "module": module,
-            "function": function,
-            "args": [[name, encode_argument(value, tensor=torch)] for name, value in args],
-            "seed": self.seed,
-        }
-        body = wire.encode_message(request)
-        key = hashlib.sha256(body).digest()
+        body, key = self._encoded(module, function, args)
         first = self._answers.get(key)
         if first is not None and not fresh:  # the same call with the same seed gives the same answer: ask once
             answer = first
         else:
-            answer = self._answer(function, self._request(body, subject=function, function=function))
-            if first is None and self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:
-                self._answers[key] = answer
-                self._memo_elements += answer.elements
+            answer = self._sent_answer(key, fresh)
+            if answer is None:
+                self._ensure_imported(module)  # in a fresh child, if reading the answers sent ahead lost this one
+                answer = self._answer(function, self._request(body, subject=function, function=function))
+            if first is None:
+                self._remember(key, answer)
         if first is not None and answer is not first and not _same(first, answer):
             detail = f"this time: {answer.error}" if answer.error is not None and first.error is None else ""
             raise AnswerChanged(f"{function}: answered differently when called again with the same arguments",
@@ -155,6 +181,19 @@ class SubmissionRunner:
             )
         return answer.value
 
+    def expect(self, calls: Sequence[Call]) -> None:
+        """The calls the checks will make, in order: sent in one request just before the first is needed."""
+        self._expected = []
+        for call in calls:
+            module = self._module_of(call.function)
+            signature = self._signature(module, call.function, call.args)
+            if signature not in _ENCODED:
+                if len(_ENCODED) >= MAX_ENCODED:
+                    _ENCODED.clear()
+                _ENCODED[signature] = (*self._encode(module, call.function, call.args), call.args)
+            body, key, _ = _ENCODED[signature]
+            self._expected.append((body, key, module, call.function, call.fresh))
+
     @property
     def warnings(self) -> list[str]:
         """What the report shows once, above the checks: failed imports and failed notebook cells."""
@@ -162,6 +201,8 @@ class SubmissionRunner:
         return [safe_text(warning, MAX_TEXT) for warning in raw]  # they quote student text
 
     def close(self) -> None:
+        self._expected, self._early = [], {}
+        self._sent.clear()
         if self._child is not None:
             self._child.close()
             self._child = None
@@ -173,6 +214,102 @@ class SubmissionRunner:
         self.close()
 
     # ------------------------------------------------------------ internals
+
+    def _signature(self, module: str, function: str, args: Sequence[tuple[str, Any]]) -> tuple[Any, ...]:
+        return module, self.seed, function, tuple((name, id(value)) for name, value in args)
+
+    def _encoded(self, module: str, function: str, args: Sequence[tuple[str, Any]]) -> tuple[bytes, bytes]:
+        """A call's request body and its digest: kept from :meth:`expect`, or encoded now."""
+        kept = _ENCODED.get(self._signature(module, function, args))
+        return (kept[0], kept[1]) if kept is not None else self._encode(module, function, args)
+
+    def _encode(self, module: str, function: str, args: Sequence[tuple[str, Any]]) -> tuple[bytes, bytes]:
+        torch = function in TORCH_FUNCTIONS
+        request = {
+            "op": "call",
+            "module": module,
+            "function": function,
+            "args": [[name, encode_argument(value, tensor=torch)] for name, value in args],
+            "seed": self.seed,
+        }
+        body = wire.encode_message(request)
+        return body, hashlib.sha256(body).digest()
+
+    def _remember(self, key: bytes, answer: _Answer) -> None:
+        """Keep a call's first answer for repeated calls, within ``MEMO_MAX_ELEMENTS`` numbers in all."""
+        if key not in self._answers and self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:
+            self._memo_elements += answer.elements
+            self._answers[key] = answer
+
+    # ------------------------------------------------------------ calls sent ahead
+
+    def _send_expected(self) -> None:
+        """Send the expected calls in one ``calls`` request, once both modules are imported in this child."""
+        if not self._expected:
+            return
+        expected, self._expected = self._expected, []
+        modules = list(dict.fromkeys(module for _, _, module, _, _ in expected))
+        for module in modules:
+            try:
+                self._ensure_imported(module)
+            except CodeError:
+                pass  # its calls are left out; each of its checks says why
+        usable = [module for module in modules if module not in self._broken_modules]
+        if self._child is None or not all(module in self._imported for module in usable):
+            return  # an import ended the child: the calls go one at a time
+        seen = set(self._answers)
+        batch = []
+        for body, key, module, function, fresh in expected:
+            if module not in usable or function in self._timed_out or (not fresh and key in seen):
+                continue
+            seen.add(key)
+            batch.append((body, _Sent(key, function, fresh)))
+        if not batch:
+            return
+        try:
+            self._child.send(b'{"op":"calls","calls":[' + b",".join(body for body, _ in batch) + b"]}",
+                             timeout=self.timeout_s)
+        except ChildDied:  # ChildTimeout included: the calls go one at a time, in a fresh child
+            self._child = None
+            return
+        self._sent.extend(sent for _, sent in batch)
+
+    def _sent_answer(self, key: bytes, fresh: bool) -> _Answer | None:
+        """The answer to a call sent ahead, reading the replies before it; None if it was not sent ahead."""
+        self._send_expected()
+        early = self._early.get(key) if fresh else None
+        if early:
+            return early.popleft()
+        if not any(sent.key == key and sent.fresh == fresh for sent in self._sent):
+            return None
+        return self._read_sent(until=(key, fresh))
+
+    def _read_sent(self, until: tuple[bytes, bool] | None = None) -> _Answer | None:
+        """Read replies to calls sent ahead, in order, up to the one of ``until`` (key, fresh), or all of them.
+
+        Answers read on the way are kept for their checks. Returns the answer
+        of ``until``, or None when it is not read (its call was lost with the
+        child: it runs again on its own). A lost ``until`` raises its :class:`CodeError`.
+        """
+        while self._sent:
+            sent = self._sent.popleft()
+            target = (sent.key, sent.fresh) == until
+            try:
+                reply = self._child.receive(timeout=self.timeout_s)
+            except ChildDied as exc:  # ChildTimeout included
+                failure = self._lost(exc, subject=sent.function, function=sent.function, timeout=self.timeout_s)
+                if target:
+                    raise failure from exc
+                return None
+            answer = self._answer(sent.function, reply)
+            if target:
+                return answer
+            if not sent.fresh:
+                self._remember(sent.key, answer)
+            elif self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:  # a repeat its check has not asked for
+                self._memo_elements += answer.elements
+                self._early.setdefault(sent.key, deque()).append(answer)
+        return None
 
     def _module_of(self, function: str) -> str:
         return self.submission.modules["torch" if function in TORCH_FUNCTIONS else "numpy"]
@@ -207,21 +344,27 @@ class SubmissionRunner:
     def _request(self, message: dict[str, Any] | bytes, *, subject: str, function: str | None = None,
                  timeout: float | None = None) -> dict[str, Any]:
         """Send one request; a dead or hung child becomes :class:`CodeError` about ``subject``."""
+        if self._sent:
+            self._read_sent()
         if self._child is None:
             self._child = self.sandbox.spawn(self.submission.files)
             self._imported.clear()
         timeout = self.timeout_s if timeout is None else timeout
         try:
             return self._child.request(message, timeout=timeout)
-        except ChildTimeout as exc:
-            self._child = None
+        except ChildDied as exc:  # ChildTimeout included
+            raise self._lost(exc, subject=subject, function=function, timeout=timeout) from exc
+
+    def _lost(self, exc: ChildDied, *, subject: str, function: str | None, timeout: float) -> CodeError:
+        """The child is gone (it died or timed out, and was killed): what the check it cost says."""
+        self._child = None
+        self._sent.clear()
+        if isinstance(exc, ChildTimeout):
             text = f"timed out after {timeout:g} s"
             if function:
                 self._timed_out[function] = text
-            raise CodeError(f"{subject}: {text}") from exc
-        except ChildDied as exc:
-            self._child = None
-            raise CodeError(f"{subject}: the process {exc}") from exc
+            return CodeError(f"{subject}: {text}")
+        return CodeError(f"{subject}: the process {exc}")
 
     def _answer(self, function: str, reply: dict[str, Any]) -> _Answer:
         """Read a call's reply as data: its decoded value and modified arguments, or its error message."""

@@ -106,17 +106,48 @@ def test_visible_only_and_substituted_cases(suite):
     assert [r.id for r in results] == ["task1/relu/x1", "task1/relu/s1"]
 
 
+def calls_its_case(case, run):
+    run.call(case.id, ("x", case))
+
+
 def test_state_checks_run_last_and_are_reported_in_suite_order(suite):
-    order: list[str] = []
-
-    def records(case, run):
-        order.append(case.id)
-
-    suite(check(records, case=Case("x1")), check(records, case=Case("x1_again", repeats=2)),
-          check(records, group="task1/softmax", case=Case("z1")))
-    [results] = run_checks([Runner()], rubric("task1/relu", "task1/softmax"))
-    assert order == ["x1", "z1", "x1_again"]
+    suite(check(calls_its_case, case=Case("x1")), check(calls_its_case, case=Case("x1_again", repeats=2)),
+          check(calls_its_case, group="task1/softmax", case=Case("z1")))
+    runner = Runner()
+    [results] = run_checks([runner], rubric("task1/relu", "task1/softmax"))
+    assert runner.calls == ["x1", "z1", "x1_again"]
     assert [r.id for r in results] == ["task1/relu/x1", "task1/relu/x1_again", "task1/softmax/z1"]
+
+
+class ExpectingRunner(Runner):
+    """Also records what the engine says it will call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expected: list[Any] = []
+
+    def expect(self, calls) -> None:
+        self.expected.append(calls)
+
+
+def test_the_runner_is_told_the_calls_in_the_order_they_will_run(suite):
+    cases = [Case("x1"), Case("x1_again", repeats=2), Case("z1")]
+
+    def raises_first(case, run):
+        raise ValueError("before any call")
+
+    suite(check(calls_its_case, case=cases[0]), check(calls_its_case, case=cases[1]),
+          check(raises_first, case=Case("h1")), check(calls_its_case, group="task1/softmax", case=cases[2]))
+    runners = [ExpectingRunner(), ExpectingRunner()]
+    results = run_checks(runners, rubric("task1/relu", "task1/softmax"))
+    plan = runners[0].expected[0]
+    assert [(call.function, call.fresh) for call in plan] == \
+        [("x1", False), ("z1", False), ("x1_again", False), ("x1_again", True), ("x1_again", True)]
+    assert all(call.args == (("x", case),) for call, case in zip(plan, [cases[0], cases[2], cases[1]]))
+    assert plan[3].args[0][1] is cases[1]  # the very objects the check passes: a runner may match by identity
+    assert runners[1].expected == [plan]  # rehearsed once for all the runners
+    assert runners[0].calls == ["x1", "z1", "x1_again"]  # the rehearsal called nothing
+    assert [r.status for r in results[0]] == ["pass", "pass", "error", "pass"]
 
 
 def test_catalogue_lists_without_running(suite):

@@ -15,6 +15,10 @@ A check asks, by argument name, for ``case`` (its parametrized case),
 group) and ``passed`` (records the pass message). Its points are its share of
 the rubric's points for its group (:meth:`~grader.rubric.Rubric.shares`).
 
+Before the first check, a rehearsal (:mod:`~grader.checks.rehearse`) learns
+which calls the checks will make; a runner that has ``expect(calls)`` is
+told, so that it can ask for them all at once.
+
 :func:`catalogue` lists the checks without running any, for the report of a
 submission that could not be graded.
 """
@@ -32,6 +36,7 @@ from grader.compare import CheckFailed, CodeError
 from grader.report import CheckResult
 from grader.rubric import Rubric, RubricError
 from .collect import Check, CollectionError, collected
+from .rehearse import Call, rehearse
 
 INTERNAL_ERROR = "internal grader error: this check could not be graded (course staff have the details)"
 MAX_INTERNAL = 20_000  # characters of a grader traceback kept for staff
@@ -42,7 +47,11 @@ class ChecksError(RuntimeError):
 
 
 class Runner(Protocol):
-    """What checks call student code through (:class:`~grader.runner.SubmissionRunner`)."""
+    """What checks call student code through (:class:`~grader.runner.SubmissionRunner`).
+
+    A runner may also have ``expect(calls: Sequence[Call])``: the calls its
+    checks will make, in order, told before the first check runs.
+    """
 
     def call(self, function: str, *args: tuple[str, Any], fresh: bool = False) -> Any: ...
 
@@ -85,6 +94,7 @@ def run_checks(
     """
     checks = _priced(rubric, visible_only=visible_only, substitute=substitute)
     order = sorted(range(len(checks)), key=lambda position: checks[position].check.runs_last)  # stable
+    plan = _plan([checks[position] for position in order], rubric)
     results: list[list[CheckResult]] = []
     try:
         for index, runner in enumerate(runners):
@@ -92,6 +102,9 @@ def run_checks(
                 on_start(index)
             outcome: list[CheckResult] = [None] * len(checks)  # type: ignore[list-item]
             try:
+                expect = getattr(runner, "expect", None)
+                if expect is not None:
+                    expect(plan)
                 for position in order:
                     outcome[position] = _run(checks[position], runner, rubric)
             finally:
@@ -135,16 +148,27 @@ def _priced(rubric: Rubric, *, visible_only: bool, substitute: Callable[[Any], A
     return priced
 
 
+def _plan(checks: Sequence[_Priced], rubric: Rubric) -> tuple[Call, ...]:
+    """The calls ``checks`` will make when run in this order (:func:`~grader.checks.rehearse.rehearse`)."""
+    return rehearse(((lambda run, priced=priced: _call(priced, run, rubric, lambda message: None)),
+                     int(getattr(priced.case, "repeats", 0))) for priced in checks)
+
+
+def _call(priced: _Priced, runner: Any, rubric: Rubric, passed: Callable[[str], None]) -> None:
+    """Call one check's function with the arguments it asks for."""
+    check = priced.check
+    given = {"case": priced.case, "run": runner, "tolerance": rubric.group(check.group).tolerance, "passed": passed}
+    check.function(**{name: given[name] for name in check.arguments})
+
+
 def _run(priced: _Priced, runner: Runner, rubric: Rubric) -> CheckResult:
     """Call one check on one submission and record how it ended."""
     check = priced.check
     messages: list[str] = []
-    given = {"case": priced.case, "run": runner, "tolerance": rubric.group(check.group).tolerance,
-             "passed": messages.append}
     status, hint, internal = "pass", None, None
     started = time.perf_counter()
     try:
-        check.function(**{name: given[name] for name in check.arguments})
+        _call(priced, runner, rubric, messages.append)
     except CheckFailed as failure:
         status, hint = "fail", failure.hint
         messages.append(failure.message)

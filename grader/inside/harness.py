@@ -1,6 +1,7 @@
 """The request loop that runs inside the sandbox and calls student code.
 
-The grader sends one request at a time and waits for the reply:
+Each request gets one reply, in order, except ``calls``, which gets one per
+call it holds:
 
 ``{"op": "ping"}``
     ``{"ok": true}``.
@@ -17,6 +18,11 @@ The grader sends one request at a time and waits for the reply:
     ``function`` may also be ``"Net"``: the arguments are then
     ``w1, w2, p, x, mask`` and the value is ``(Net(w1, w2, p)(x, mask),
     net.linear1.weight, net.linear2.weight)``.
+``{"op": "calls", "calls": [<call>, ...]}``
+    runs the ``call`` requests one after the other and sends each reply as
+    soon as it is ready: the grader reads them while the next runs, and
+    a whole submission's planned calls cost one request instead of one
+    round trip each (a wake-up on both sides).
 
 Errors reply ``{"ok": false, "error": {"kind": ..., "type": ..., "message":
 ..., "where": ...}}`` with ``kind`` one of ``import``, ``missing``,
@@ -36,7 +42,7 @@ import random
 import socket
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -58,10 +64,24 @@ def serve(sock: socket.socket, workdir: str) -> None:
             request = wire.receive_message(sock, MAX_REQUEST_BYTES)
         except (EOFError, OSError, wire.WireError):
             return
-        reply = _answer(request, workdir)
-        if os.getpid() != serving:  # a copy forked by student code: it must never touch the socket
-            os._exit(0)
-        wire.send_message(sock, reply)
+        for reply in _replies(request, workdir):
+            if os.getpid() != serving:  # a copy forked by student code: it must never touch the socket
+                os._exit(0)
+            wire.send_message(sock, reply)
+
+
+def _replies(request: dict[str, Any], workdir: str) -> Iterator[dict[str, Any]]:
+    """The replies to one request: one, or one per call of ``calls`` (each computed as it is asked for)."""
+    if request.get("op") != "calls":
+        yield _answer(request, workdir)
+        return
+    calls = request.get("calls")
+    if not isinstance(calls, list):
+        yield _bad_request("calls must hold a list")
+        return
+    for call in calls:
+        is_call = isinstance(call, dict) and call.get("op") == "call"
+        yield _answer(call, workdir) if is_call else _bad_request("calls may hold only call requests")
 
 
 def _answer(request: dict[str, Any], workdir: str) -> dict[str, Any]:
@@ -77,7 +97,11 @@ def _answer(request: dict[str, Any], workdir: str) -> dict[str, Any]:
             return notebook_runtime.run_cell(request, workdir)
     except (KeyError, TypeError, ValueError, wire.WireError) as exc:
         return _error("bad_request", exc, workdir)
-    return {"ok": False, "error": {"kind": "bad_request", "type": "", "message": f"unknown op {op!r}", "where": None}}
+    return _bad_request(f"unknown op {op!r}")
+
+
+def _bad_request(message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"kind": "bad_request", "type": "", "message": message, "where": None}}
 
 
 def _import(module: str, workdir: str) -> dict[str, Any]:

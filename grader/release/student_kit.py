@@ -54,7 +54,7 @@ MIRRORED = (
     "compare.py", "report.py", "runner.py", "submission.py", "summary.py", "junit.py",
     "safe_text.py", "formatting.py", "notebook.py",
     "inside/__init__.py", "inside/wire.py", "inside/harness.py", "inside/notebook_runtime.py",
-    "checks/__init__.py", "checks/collect.py", "sandbox/errors.py",
+    "checks/__init__.py", "checks/collect.py", "checks/rehearse.py", "sandbox/errors.py",
     "assignment/checks/*.py", "assignment/state.py",
 )
 TEMPLATE_FILES = ("numpy_net.py", "torch_net.py", "README.md")

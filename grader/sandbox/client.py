@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from grader.inside import wire
 from grader.inside.confine import SETUP_FAILED_EXIT
@@ -31,6 +31,8 @@ from . import modes
 from .errors import ChildDied, ChildTimeout, ExitStatus, SandboxError, SandboxUnavailable
 from .limits import Limits
 from .uids import UidBlock, reserve_uid_block
+
+T = TypeVar("T")
 
 WORKER_DIR = Path(__file__).resolve().parents[1] / "inside"
 STARTUP_TIMEOUT_S = 120.0  # importing torch takes seconds, more on a loaded machine
@@ -314,21 +316,41 @@ class Child:
         return self._socket is not None and self._dead is None
 
     def request(self, message: dict[str, Any] | bytes, *, timeout: float | None = None) -> dict[str, Any]:
-        """Send one harness request and return the reply.
+        """Send one harness request and return the reply (:meth:`send`, then :meth:`receive`)."""
+        self.send(message, timeout=timeout)
+        return self.receive(timeout=timeout)
 
-        Raises :class:`ChildTimeout` (the child is killed) when no full reply
-        arrives within ``timeout`` seconds (default ``limits.call_timeout_s``),
+    def send(self, message: dict[str, Any] | bytes, *, timeout: float | None = None) -> None:
+        """Send one harness request without waiting for its reply (or replies: see ``harness``).
+
+        Raises :class:`ChildTimeout` when the child does not take it within
+        ``timeout`` seconds and :class:`ChildDied` when it is gone; it is
+        killed then.
+        """
+        self._exchange(lambda: wire.send_message(self._live_socket(), message), timeout)
+
+    def receive(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """The next reply, which must arrive in full within ``timeout`` seconds (default ``limits.call_timeout_s``).
+
+        Raises :class:`ChildTimeout` (the child is killed) when it does not,
         and :class:`ChildDied` when the child ended or sent a malformed or
         oversized reply (it is killed then too).
         """
+        limit = self._sandbox.limits.call_timeout_s if timeout is None else timeout
+        return self._exchange(lambda: wire.receive_message(wire.Deadline(self._live_socket(), time.monotonic() + limit),
+                                                           self._sandbox.limits.max_reply_bytes), timeout)
+
+    def _live_socket(self) -> socket.socket:
         if not self.alive or self._socket is None:
             raise ChildDied(self._dead or "is closed", exit=self.exit)
+        return self._socket
+
+    def _exchange(self, step: Callable[[], T], timeout: float | None) -> T:
+        """Run one send or receive on the socket; every way it can fail ends the child and says how."""
         limit = self._sandbox.limits.call_timeout_s if timeout is None else timeout
-        connection = wire.Deadline(self._socket, time.monotonic() + limit)
+        self._live_socket().settimeout(limit)
         try:
-            self._socket.settimeout(limit)
-            wire.send_message(self._socket, message)
-            return wire.receive_message(connection, self._sandbox.limits.max_reply_bytes)
+            return step()
         except TimeoutError:
             self._finish(wait=0.0)
             raise ChildTimeout(self._mark_dead(f"timed out after {limit:g} s"), exit=self.exit) from None

@@ -28,12 +28,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from ..inside import wire
 from .errors import ChildDied, ChildTimeout, ExitStatus
 
 __all__ = ["Child", "ChildDied", "ChildTimeout", "ExitStatus", "Sandbox"]
+
+T = TypeVar("T")
 
 MAX_REPLY_BYTES = 64 << 20
 START_TIMEOUT_S = 300.0  # a cold start imports torch: slow laptops need a while
@@ -167,13 +169,25 @@ class Child:
 
     def request(self, message: dict[str, Any] | bytes, *, timeout: float) -> dict[str, Any]:
         """Send one harness request and return the reply, within ``timeout`` seconds in all."""
+        self.send(message, timeout=timeout)
+        return self.receive(timeout=timeout)
+
+    def send(self, message: dict[str, Any] | bytes, *, timeout: float) -> None:
+        """Send one harness request without waiting for its reply (or replies: see ``harness``)."""
+        self._exchange(lambda connection: wire.send_message(connection, message), timeout)
+
+    def receive(self, *, timeout: float) -> dict[str, Any]:
+        """The next reply, which must arrive in full within ``timeout`` seconds."""
+        return self._exchange(lambda connection: wire.receive_message(
+            wire.Deadline(connection, time.monotonic() + timeout), MAX_REPLY_BYTES), timeout)
+
+    def _exchange(self, step: Callable[[socket.socket], T], timeout: float) -> T:
+        """Run one send or receive; every way it can fail ends the child and says how."""
         if self._socket is None or self._dead is not None:
             raise ChildDied(self._dead or "is closed")
-        deadline = wire.Deadline(self._socket, time.monotonic() + timeout)
         try:
             self._socket.settimeout(timeout)
-            wire.send_message(self._socket, message)
-            return wire.receive_message(deadline, MAX_REPLY_BYTES)
+            return step(self._socket)
         except TimeoutError:
             self._end(kill=True)
             raise ChildTimeout(self._mark(f"timed out after {timeout:g} s")) from None
