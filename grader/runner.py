@@ -110,7 +110,7 @@ def encode_argument(value: Any, *, tensor: bool) -> dict[str, Any]:
         if tensor:
             data = value.astype(np.float32).astype(np.float64)
             return {"type": "tensor", "dtype": "float32", "shape": list(value.shape),
-                    "data": data.ravel().tolist(), "requires_grad": False}
+                    "data": wire.pack_array(data), "requires_grad": False}
         return wire.encode_value(value.astype(np.float64))
     return wire.encode_value(value)
 

@@ -50,7 +50,8 @@ def assemble(sample: Path, destination: Path) -> Path:
     for module in CONTRACT_MODULES:
         shutil.copy(REFERENCE / f"{module}.py", destination / f"_correct_{module}.py")
     for file in sample.iterdir():
-        shutil.copy(file, destination / file.name)
+        if file.is_file():  # not a __pycache__ that running the sample left behind
+            shutil.copy(file, destination / file.name)
     for module in CONTRACT_MODULES:
         target = destination / f"{module}.py"
         if not target.exists():

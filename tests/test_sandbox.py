@@ -582,7 +582,8 @@ def test_children_work_in_parallel(tight: Sandbox) -> None:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = [reply for replies in pool.map(work, range(4)) for reply in replies]
-    assert len(results) == 20 and all(reply["ok"] and reply["value"]["data"] == [2.0, 2.0] for reply in results)
+    assert len(results) == 20 and all(reply["ok"] and wire.decode_value(reply["value"]).array.tolist() == [2.0, 2.0]
+                                      for reply in results)
 
 
 def test_a_dead_zygote_is_detected_and_replaced(tight: Sandbox) -> None:

@@ -14,6 +14,11 @@ it (a notebook's code cells only: outputs and metadata never count):
 
 Short solutions to the same exercise look alike by nature: these are pairs
 to look at, never a verdict, and the class page says so.
+
+The findings depend only on the files, not on any grade, so a batch looks
+for copies while its workers grade (:func:`find_copies_meanwhile`): the
+work, mostly importing ``copydetect`` (over a second, for the plotting
+library it loads), then costs no time after the last report.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ import io
 import itertools
 import json
 import keyword
+import threading
 import tokenize
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -138,6 +144,32 @@ def find_copies(sources: Mapping[str, str], *, template: Iterable[str] = (),
                     and not {p.first, p.second} & template_copies)
     return CopyFindings(identical=identical, similar=similar,
                         threshold=threshold, compared=len(sources))
+
+
+def find_copies_meanwhile(paths: Mapping[str, Path]) -> Callable[[], CopyFindings]:
+    """Start :func:`find_copies` over the entries ``paths`` (name → path) in a thread; call the result for the findings.
+
+    The call waits for the thread and raises what it raised. The thread is a
+    daemon: an interrupted batch does not wait for it.
+    """
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append(find_copies(submission_sources(paths), template=template_sources()))
+        except BaseException as exc:  # handed to whoever asks for the findings
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work, name="find-copies", daemon=True)
+    thread.start()
+
+    def findings() -> CopyFindings:
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    return findings
 
 
 def _similar(sources: Mapping[str, str], template: Iterable[str], threshold: float) -> tuple[SimilarPair, ...]:

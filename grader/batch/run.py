@@ -344,6 +344,11 @@ def grade_batch(
         if progress is not None:
             progress.finished(name, report, grader_failure=grader_failure)
 
+    copies_found = None
+    if todo or result.rescored or not (outputs.batch_dir(output) / outputs.COPIES_FILE).exists():
+        # every entry of the class, even in a shard: copies across shards are copies too
+        copies_found = copies.find_copies_meanwhile({entry.name: entry.path for entry in everyone
+                                                     if not (entry.conflict or entry.refused)})
     try:
         if jobs_to_run:
             timeout = 60.0 + 20.0 * options.limits.call_timeout_s
@@ -358,11 +363,8 @@ def grade_batch(
             assert reason is not None
             record(entry.name, failure_report(entry.name, reason, options=options, config=config,
                                               grader_failure=False), grader_failure=False)
-        if result.graded or result.rescored or not (outputs.batch_dir(output) / outputs.COPIES_FILE).exists():
-            # every entry of the class, even in a shard: copies across shards are copies too
-            sources = copies.submission_sources({entry.name: entry.path for entry in everyone
-                                                 if not (entry.conflict or entry.refused)})
-            outputs.save_copies(output, copies.find_copies(sources, template=copies.template_sources()))
+        if copies_found is not None:
+            outputs.save_copies(output, copies_found())
     except KeyboardInterrupt:
         result.interrupted = True
         raise BatchInterrupted(result) from None
