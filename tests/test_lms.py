@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -319,3 +320,30 @@ def test_the_class_page_renders_in_a_headless_browser(canvas_class, tmp_path):
     assert shot.exists() and shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
     assert '<table id="students">' in dom and ">alice</a>" in dom and "Zed Absent" in dom
+
+
+def test_report_pages_written_during_a_batch_are_kept_and_pages_of_vanished_entries_removed(tmp_path):
+    from grader.batch import report_page
+
+    report_page.write_report_page(tmp_path, "alice", _report(("pass", "ok")))
+    written = tmp_path / "pages" / "alice.html"
+    os.utime(written, (0, 0))
+    (tmp_path / "pages" / "gone.html").write_text("an entry no longer in the class")
+    report_page.write_report_pages(tmp_path, {"alice": _report(("pass", "ok")), "bob": _report(("fail", "wrong")),
+                                              "carol": None}, current={"alice"})
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["alice.html", "bob.html"]
+    assert written.stat().st_mtime == 0  # written already from this report: not rendered again
+    assert "wrong" in (tmp_path / "pages" / "bob.html").read_text()
+
+
+def test_copies_found_meanwhile_equal_copies_found_at_once_and_failures_reach_the_caller(tmp_path, monkeypatch):
+    folders = {name: assemble(REFERENCE, tmp_path / name) for name in ("ann", "ben")}
+    assert copies.find_copies_meanwhile(folders)() == copies.find_copies(copies.submission_sources(folders),
+                                                                          template=copies.template_sources())
+
+    def broken(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(copies, "find_copies", broken)
+    with pytest.raises(OSError, match="disk gone"):
+        copies.find_copies_meanwhile(folders)()

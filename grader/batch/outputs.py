@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -84,8 +84,12 @@ def save_copies(output: Path, findings: CopyFindings) -> None:
 
 
 def write_class_outputs(output: Path, reports: Mapping[str, Mapping[str, Any] | None], *,
-                        settings: OutputSettings, gradebook_path: Path, summary_path: Path) -> ClassOutputs:
-    """The gradebook, the exports, the class page and the students' pages, atomically each."""
+                        settings: OutputSettings, gradebook_path: Path, summary_path: Path,
+                        pages_current: Collection[str] = ()) -> ClassOutputs:
+    """The gradebook, the exports, the class page and the students' pages, atomically each.
+
+    ``pages_current``: entries whose page was written from their present report already.
+    """
     done = ClassOutputs()
     roster_path = batch_dir(output) / ROSTER_FILE
     roster: list[RosterStudent] | None = read_roster(roster_path) if roster_path.is_file() else None
@@ -100,7 +104,7 @@ def write_class_outputs(output: Path, reports: Mapping[str, Mapping[str, Any] | 
     done.copies = read_findings(batch_dir(output) / COPIES_FILE)
     summary = done.summary = class_summary.summarise(reports)
     class_summary.write_html(summary_path, summary, title=settings.title, copies=done.copies, roster=done.roster)
-    write_report_pages(output, reports)
+    write_report_pages(output, reports, current=pages_current)
     return done
 
 

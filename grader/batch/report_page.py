@@ -9,7 +9,7 @@ and escapes every string, all of which may come from student code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -95,8 +95,20 @@ def render_report_page(name: str, report: Mapping[str, Any], *, back: str = "../
     return "\n".join(parts)
 
 
-def write_report_pages(output: Path, reports: Mapping[str, Mapping[str, Any] | None]) -> None:
-    """A page for every report, in ``output/pages/``; pages of entries without a report are removed."""
+def write_report_page(output: Path, name: str, report: Mapping[str, Any]) -> None:
+    """The page of one report, in ``output/pages/`` (a batch writes each as soon as its report is in)."""
+    folder = Path(output) / PAGES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomically(folder / page_name(name), render_report_page(name, report), durable=False)
+
+
+def write_report_pages(output: Path, reports: Mapping[str, Mapping[str, Any] | None], *,
+                       current: Collection[str] = ()) -> None:
+    """A page for every report, in ``output/pages/``; pages of entries without a report are removed.
+
+    The pages of the entries in ``current`` were written from their present
+    report already (:func:`write_report_page`) and are left as they are.
+    """
     folder = Path(output) / PAGES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     wanted = set()
@@ -104,7 +116,8 @@ def write_report_pages(output: Path, reports: Mapping[str, Mapping[str, Any] | N
         if report is None:
             continue
         wanted.add(page_name(name))
-        write_atomically(folder / page_name(name), render_report_page(name, report), durable=False)
+        if name not in current:
+            write_report_page(output, name, report)
     for stale in folder.glob("*.html"):
         if stale.name not in wanted:
             stale.unlink(missing_ok=True)

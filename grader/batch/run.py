@@ -52,6 +52,7 @@ from . import class_summary, copies, layouts, outputs
 from .layouts import Student
 from .outputs import OutputSettings
 from .progress import BatchProgress, progress_for
+from .report_page import write_report_page
 from .rescore import StaleReport, checks_fingerprint, record_rubric, rescore_report
 from ..grading import GradingOptions, environment
 from ..checks import catalogue
@@ -339,6 +340,7 @@ def grade_batch(
         if students.get(name) is not None:
             report["student"] = students[name].to_json()  # type: ignore[union-attr]
         write_atomically(report_path(output, name), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        write_report_page(output, name, report)  # now, while the workers grade: not after the last report
         result.reports[name] = report
         result.graded.append(name)
         if progress is not None:
@@ -402,7 +404,8 @@ def write_outputs(result: BatchResult) -> None:
     """The gradebook, the exports, the class page and the students' pages, from every entry's report."""
     result.class_outputs = outputs.write_class_outputs(result.output, result.reports, settings=result.settings,
                                                        gradebook_path=result.gradebook_path,
-                                                       summary_path=result.summary_path)
+                                                       summary_path=result.summary_path,
+                                                       pages_current=set(result.graded))
 
 
 # ---------------------------------------------------------------- the command's front end
