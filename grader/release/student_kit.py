@@ -78,7 +78,7 @@ requires-python = ">=3.10"
 # would otherwise download a multi-GB build. The NumPy checks run without it.
 dependencies = [
     "numpy>=1.25",
-    "pytest>=8",              # collects the grader's checks (a pytest suite)
+    "pytest>=8.4",            # collects the grader's checks (a pytest suite)
     "rich>=13",               # the grader's terminal summary
     "nbformat>=5.9",          # reading .ipynb files
 ]

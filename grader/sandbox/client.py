@@ -34,6 +34,14 @@ from .uids import UidBlock, reserve_uid_block
 
 T = TypeVar("T")
 
+# glibc's malloc asks for transparent huge pages for its heap (where THP is "madvise", the default of many
+# distributions; glibc 2.35 and later, older ones ignore it). The zygote's heap, about half of the 210 MB that
+# NumPy and torch leave it, is then mapped by a few dozen 2 MB entries instead of some 27,000 page-table entries,
+# which every fork copies and every child's exit tears down: a fork took 3.4 ms instead of 5.8, and a child
+# 4-5 ms less, side by side in lock step over 80 forks. The setting is read at start-up, so forks inherit it;
+# a child's own environment is cleared as before.
+HUGE_PAGE_HEAP = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+
 WORKER_DIR = Path(__file__).resolve().parents[1] / "inside"
 STARTUP_TIMEOUT_S = 120.0  # importing torch takes seconds, more on a loaded machine
 CONTROL_TIMEOUT_S = 30.0  # a control reply (a sweep can take a moment)
@@ -163,6 +171,7 @@ class Sandbox:
             "PYTHONPATH": python_path,
             "PYTHONDONTWRITEBYTECODE": "1",
             **SINGLE_THREADED,
+            **HUGE_PAGE_HEAP,
         }
 
     def _scratch_dir(self) -> Path:
