@@ -13,12 +13,12 @@ process each. Prints the per-submission time of both, their ratio, the
 batch's wall time (and how it splits into worker start-up and steady state)
 and the peak memory, each against its target.
 
-Last, it times the numerics alone: the reference's own functions, called in
-this process with exactly the arguments the checks of one submission pass
-(:class:`InProcessRunner`), with no sandbox, encoding or check. That is the
-floor no grader can go under, and the yardstick for a machine whose speed
-varies (a shared virtual machine): what the batch costs beyond it is the
-grader's overhead. A script, not a test.
+It also times the numerics alone, just before and just after the batch: the
+reference's own functions, called in this process with exactly the arguments
+the checks of one submission pass (:class:`InProcessRunner`), with no
+sandbox, encoding or check. That is the floor no grader can go under, and the
+yardstick for a machine whose speed varies (a shared virtual machine): what
+the batch costs beyond it is the grader's overhead. A script, not a test.
 """
 
 from __future__ import annotations
@@ -299,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         entries = build_class(directory, args.count)
         print(f"class: {args.count} correct + {entries - args.count} wrong submissions in {directory}")
 
+        numerics_before = numerics_per_submission()  # the machine's speed drifts: the yardstick brackets the batch
         batch = run_batch(directory, output, args.jobs, entries)
+        numerics_after = numerics_per_submission()
         fresh = run_fresh(sorted(directory.iterdir())[: args.fresh], fresh_output)
         fresh_each = statistics.fmean(fresh)
         ratio = fresh_each / batch.per_submission_s
@@ -319,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fresh `grader grade` per submission:       {fresh_each * 1000:7.0f} ms "
               f"(n={len(fresh)}: {', '.join(f'{t:.1f}' for t in fresh)} s)")
         print(f"ratio fresh / batch per submission:        {ratio:7.1f}x")
-        numerics = numerics_per_submission()
+        numerics = (numerics_before + numerics_after) / 2
         steady_cpu = batch.steady_per_submission_s * min(args.jobs, os.cpu_count() or 1)
-        print(f"numerics alone (the reference's calls of one submission, in process, CPU): {numerics * 1000:.0f} ms")
+        print(f"numerics alone (the reference's calls of one submission, in process, CPU): "
+              f"{numerics_before * 1000:.0f} ms just before the batch, {numerics_after * 1000:.0f} ms just after")
         print(f"  steady state x cores in use:             {steady_cpu * 1000:7.0f} ms per submission, "
               f"of which {(steady_cpu - numerics) * 1000:.0f} ms beyond the numerics")
         print()

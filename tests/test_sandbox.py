@@ -323,6 +323,26 @@ def test_only_its_socket_and_standard_streams_are_open(sandbox: Sandbox) -> None
         assert report(child, "descriptors")["fds"] == [0, 1, 2, 3]
 
 
+def test_the_zygote_heap_is_on_huge_pages_where_the_kernel_gives_them_on_request(sandbox: Sandbox) -> None:
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if not thp.exists() or "[never]" in thp.read_text():
+        pytest.skip("this kernel gives no transparent huge pages")
+    glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").split()
+    if len(glibc) != 2 or tuple(int(n) for n in glibc[1].split(".")[:2]) < (2, 35):
+        pytest.skip("glibc before 2.35 has no malloc.hugetlb tunable")
+    assert sandbox._process is not None
+    pids, zygote = [sandbox._process.pid], None
+    while pids and zygote is None:  # bubblewrap, then the zygote it runs
+        pid = pids.pop()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"zygote" in b" ".join(argv) and not argv[0].endswith(b"bwrap"):
+            zygote = pid
+        pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert zygote is not None
+    rollup = dict(line.split(":", 1) for line in Path(f"/proc/{zygote}/smaps_rollup").read_text().splitlines()[1:])
+    assert int(rollup["AnonHugePages"].split()[0]) > 16 * 1024  # kB: most of malloc's heap, not none
+
+
 # ---------------------------------------------------------------- how children end
 
 
