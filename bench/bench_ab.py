@@ -18,7 +18,6 @@ checkout with itself shows the noise left (a few ms). A script, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -27,24 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _tree_cpu(root: int) -> dict[int, tuple[int, int]]:
-    """pid -> (own ticks, ticks of its reaped children) for ``root`` and its descendants."""
-    found, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        found[pid] = (int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
-        todo += [int(child) for child in children]
-    return found
-
+from process_cpu import cpu_of_tree  # this folder: nothing of either checkout
 
 def drive(checkout: Path) -> None:
     """A driver: one warm sandbox of ``checkout``; grades one reference copy per line read, prints its costs."""
@@ -72,12 +54,12 @@ def drive(checkout: Path) -> None:
         print("ready", flush=True)
         for _ in sys.stdin:
             assert sandbox._process is not None
-            before, cpu = _tree_cpu(sandbox._process.pid), time.process_time()
+            before, cpu = cpu_of_tree(sandbox._process.pid), time.process_time()
             grade_one()
-            cpu, after = time.process_time() - cpu, _tree_cpu(sandbox._process.pid)
-            own = sum(after[pid][0] - before[pid][0] for pid in after if pid in before)
-            reaped = sum(after[pid][1] - before[pid][1] for pid in after if pid in before)
-            print(f"{cpu * 1000:.2f} {own * 1000 / TICK:.2f} {reaped * 1000 / TICK:.2f}", flush=True)
+            cpu, after = time.process_time() - cpu, cpu_of_tree(sandbox._process.pid)
+            own = sum(after[pid][1] - before[pid][1] for pid in after if pid in before)
+            reaped = sum(after[pid][2] - before[pid][2] for pid in after if pid in before)
+            print(f"{cpu * 1000:.2f} {own * 1000:.2f} {reaped * 1000:.2f}", flush=True)
     finally:
         sandbox.close()
         shutil.rmtree(workspace, ignore_errors=True)

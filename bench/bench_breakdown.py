@@ -18,7 +18,6 @@ figures from one run.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -32,31 +31,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 import numpy as np  # noqa: E402
 
 from bench_batch import numerics_per_submission  # noqa: E402
+from process_cpu import cpu_of_tree  # noqa: E402
 from grader.grading import GradingOptions, grade_many  # noqa: E402
 from grader.runner import SubmissionRunner  # noqa: E402
 from grader.sandbox import Sandbox  # noqa: E402
 from grader.submission import load_submission  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 NOP = "\n\ndef nop(x):\n    return 0.0\n"
-
-
-def cpu_of_tree(root: int) -> dict[int, tuple[str, float, float]]:
-    """pid -> (name, own CPU s, CPU s of its reaped children) for ``root`` and its descendants."""
-    found, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        utime, stime, cutime, cstime = (int(value) / TICK for value in fields[11:15])
-        found[pid] = (name, utime + stime, cutime + cstime)
-        todo += [int(child) for child in children]
-    return found
 
 
 def round_trip(sandbox: Sandbox, folder: Path, calls: int = 300) -> tuple[float, float]:

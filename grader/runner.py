@@ -236,10 +236,16 @@ class SubmissionRunner:
         return body, hashlib.sha256(body).digest()
 
     def _remember(self, key: bytes, answer: _Answer) -> None:
-        """Keep a call's first answer for repeated calls, within ``MEMO_MAX_ELEMENTS`` numbers in all."""
-        if key not in self._answers and self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:
-            self._memo_elements += answer.elements
+        """Keep a call's first answer for repeated calls."""
+        if key not in self._answers and self._room_for(answer):
             self._answers[key] = answer
+
+    def _room_for(self, answer: _Answer) -> bool:
+        """Count ``answer`` in the numbers kept, if it fits in ``MEMO_MAX_ELEMENTS`` in all; whether it did."""
+        if self._memo_elements + answer.elements > MEMO_MAX_ELEMENTS:
+            return False
+        self._memo_elements += answer.elements
+        return True
 
     # ------------------------------------------------------------ calls sent ahead
 
@@ -306,8 +312,7 @@ class SubmissionRunner:
                 return answer
             if not sent.fresh:
                 self._remember(sent.key, answer)
-            elif self._memo_elements + answer.elements <= MEMO_MAX_ELEMENTS:  # a repeat its check has not asked for
-                self._memo_elements += answer.elements
+            elif self._room_for(answer):  # a repeat its check has not asked for yet
                 self._early.setdefault(sent.key, deque()).append(answer)
         return None
 

@@ -64,8 +64,8 @@ MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
 HUGE_PAGE = 2 << 20
 
 
-def on_huge_pages() -> int:
-    """Move the zygote's anonymous memory onto transparent huge pages, now; return how many MiB moved.
+def on_huge_pages() -> None:
+    """Move the zygote's anonymous memory onto transparent huge pages, now.
 
     NumPy and torch leave the zygote about 210 MB of anonymous memory (the
     malloc heap and Python's object arenas). Mapped by 4 KiB pages, every fork
@@ -77,12 +77,11 @@ def on_huge_pages() -> int:
     Where the kernel has no huge pages or no ``MADV_COLLAPSE``, nothing happens.
     """
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    moved = 0
     try:
         with open("/proc/self/maps", encoding="ascii") as maps:
             regions = [line.split() for line in maps]
     except OSError:
-        return 0
+        return
     for fields in regions:
         anonymous = len(fields) == 5 or (len(fields) == 6 and fields[5] == "[heap]")
         if fields[1] != "rw-p" or not anonymous:
@@ -90,6 +89,4 @@ def on_huge_pages() -> int:
         start, end = (int(address, 16) for address in fields[0].split("-"))
         low, high = -(-start // HUGE_PAGE) * HUGE_PAGE, end // HUGE_PAGE * HUGE_PAGE
         if high > low and libc.madvise(low, high - low, MADV_HUGEPAGE) == 0:
-            if libc.madvise(low, high - low, MADV_COLLAPSE) == 0:
-                moved += high - low
-    return moved >> 20
+            libc.madvise(low, high - low, MADV_COLLAPSE)

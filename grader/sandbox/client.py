@@ -34,12 +34,10 @@ from .uids import UidBlock, reserve_uid_block
 
 T = TypeVar("T")
 
-# glibc's malloc asks for transparent huge pages for its heap (where THP is "madvise", the default of many
-# distributions; glibc 2.35 and later, older ones ignore it). The zygote's heap, about half of the 210 MB that
-# NumPy and torch leave it, is then mapped by a few dozen 2 MB entries instead of some 27,000 page-table entries,
-# which every fork copies and every child's exit tears down: a fork took 3.4 ms instead of 5.8, and a child
-# 4-5 ms less, side by side in lock step over 80 forks. The setting is read at start-up, so forks inherit it;
-# a child's own environment is cleared as before.
+# The zygote's malloc heap on transparent huge pages from the start (glibc 2.35 and later; older ones ignore it),
+# for cheaper forks: see grader.inside.warmup.on_huge_pages, which moves the rest of its memory there after the
+# warm-up. Side by side in lock step over 80 forks, this setting alone made a fork 3.4 ms instead of 5.8 and a
+# child 4-5 ms cheaper. Read at start-up, so forks inherit it; a child's own environment is cleared as before.
 HUGE_PAGE_HEAP = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 WORKER_DIR = Path(__file__).resolve().parents[1] / "inside"
@@ -336,7 +334,7 @@ class Child:
         ``timeout`` seconds and :class:`ChildDied` when it is gone; it is
         killed then.
         """
-        self._exchange(lambda: wire.send_message(self._live_socket(), message), timeout)
+        self._exchange(lambda connection, limit: wire.send_message(connection, message), timeout)
 
     def receive(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The next reply, which must arrive in full within ``timeout`` seconds (default ``limits.call_timeout_s``).
@@ -345,21 +343,17 @@ class Child:
         and :class:`ChildDied` when the child ended or sent a malformed or
         oversized reply (it is killed then too).
         """
-        limit = self._sandbox.limits.call_timeout_s if timeout is None else timeout
-        return self._exchange(lambda: wire.receive_message(wire.Deadline(self._live_socket(), time.monotonic() + limit),
-                                                           self._sandbox.limits.max_reply_bytes), timeout)
+        return self._exchange(lambda connection, limit: wire.receive_message(
+            wire.Deadline(connection, time.monotonic() + limit), self._sandbox.limits.max_reply_bytes), timeout)
 
-    def _live_socket(self) -> socket.socket:
+    def _exchange(self, step: Callable[[socket.socket, float], T], timeout: float | None) -> T:
+        """Run one send or receive, ``step(socket, seconds)``; every way it can fail ends the child and says how."""
         if not self.alive or self._socket is None:
             raise ChildDied(self._dead or "is closed", exit=self.exit)
-        return self._socket
-
-    def _exchange(self, step: Callable[[], T], timeout: float | None) -> T:
-        """Run one send or receive on the socket; every way it can fail ends the child and says how."""
         limit = self._sandbox.limits.call_timeout_s if timeout is None else timeout
-        self._live_socket().settimeout(limit)
+        self._socket.settimeout(limit)
         try:
-            return step()
+            return step(self._socket, limit)
         except TimeoutError:
             self._finish(wait=0.0)
             raise ChildTimeout(self._mark_dead(f"timed out after {limit:g} s"), exit=self.exit) from None
