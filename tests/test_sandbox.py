@@ -65,6 +65,10 @@ PROBE = textwrap.dedent('''
                 pass
         report(fds=open_fds)
 
+    def garbage():
+        import gc
+        report(frozen=gc.get_freeze_count())
+
     def imports():
         import math, random, itertools, functools, collections, copy, typing, statistics
         import numpy as np, numpy.linalg
@@ -341,6 +345,13 @@ def test_the_zygote_heap_is_on_huge_pages_where_the_kernel_gives_them_on_request
     assert zygote is not None
     rollup = dict(line.split(":", 1) for line in Path(f"/proc/{zygote}/smaps_rollup").read_text().splitlines()[1:])
     assert int(rollup["AnonHugePages"].split()[0]) > 16 * 1024  # kB: most of malloc's heap, not none
+
+
+def test_a_child_s_collector_leaves_the_zygote_s_objects_alone(sandbox: Sandbox) -> None:
+    """The zygote's objects are frozen: a collection in a child neither frees nor marks them (both would copy pages)."""
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        facts = report(child, "garbage")
+    assert facts["frozen"] > 100_000  # NumPy's, torch's and the harness's objects
 
 
 # ---------------------------------------------------------------- how children end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import os
 from types import ModuleType
@@ -56,8 +57,23 @@ def warm_up() -> tuple[ModuleType, ModuleType]:
     from . import harness, wire
 
     wire.encode_value((torch.ones(2, requires_grad=True), np.zeros(2), 1.0, None))
+    freeze_objects()
     on_huge_pages()
     return harness, wire
+
+
+def freeze_objects() -> None:
+    """Collect the start-up's garbage, then put every object left out of the collector's reach.
+
+    A child shares the zygote's pages until it writes to them, and a write
+    costs a page copy (about 5 µs here). Garbage left from the imports and
+    the warm-up was freed by each child's first collections instead: some
+    1,800 page copies per child, about a third of all its page faults. Frozen
+    objects (:func:`gc.freeze`) are never traversed or freed by a child's
+    collections either; the child's own objects are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
