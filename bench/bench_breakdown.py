@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import numpy as np  # noqa: E402
 
 from bench_batch import numerics_per_submission  # noqa: E402
-from process_cpu import cpu_of_tree  # noqa: E402
+from process_cpu import cpu_of_tree, reaped_page_faults  # noqa: E402
 from grader.grading import GradingOptions, grade_many  # noqa: E402
 from grader.runner import SubmissionRunner  # noqa: E402
 from grader.sandbox import Sandbox  # noqa: E402
@@ -69,10 +69,13 @@ def main(argv: list[str] | None = None) -> int:
             grade_many(paths[:2], options, sandbox=sandbox)
             assert sandbox._process is not None
             before = cpu_of_tree(sandbox._process.pid)
+            zygote = next(pid for pid, (name, _, _) in before.items() if name.startswith("python"))
+            faults = reaped_page_faults(zygote)
             wall, cpu = time.perf_counter(), time.process_time()
             reports = grade_many(paths[2:], options, sandbox=sandbox)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             after = cpu_of_tree(sandbox._process.pid)
+            faults = reaped_page_faults(zygote) - faults
             call_wall, call_cpu = round_trip(sandbox, nop)
         finally:
             sandbox.close()
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         _, own, reaped = after[pid]
         print(f"  {role + ' own CPU:':<40}{(own - before[pid][1]) * each:6.1f} ms"
               f"   children it reaped: {(reaped - before[pid][2]) * each:6.1f} ms")
+    print(f"  page faults per child:                  {faults / args.count:6.0f}   (mostly copies of the zygote's pages)")
     print(f"  one call's round trip (nop):            {call_wall * 1e6:6.0f} us wall, {call_cpu * 1e6:.0f} us of it "
           "grader CPU")
     print(f"  numerics alone, in process:             {numerics_per_submission() * 1000:6.0f} ms CPU")

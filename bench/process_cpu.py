@@ -1,4 +1,4 @@
-"""The CPU a process tree has used, read from ``/proc`` (shared by the bench scripts; imports nothing of the grader)."""
+"""The CPU a process tree has used, and page faults, read from ``/proc`` (shared by the bench scripts; imports nothing of the grader)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def cpu_of_tree(root: int) -> dict[int, tuple[str, float, float]]:
         found[pid] = (name, utime + stime, cutime + cstime)
         todo += [int(child) for child in children]
     return found
+
+
+def reaped_page_faults(pid: int) -> int:
+    """Minor page faults of the children ``pid`` has reaped, in all (``cminflt``).
+
+    For the zygote these are mostly its children's copies of the pages they
+    share with it: about 5 µs each on this machine, whatever its speed of the moment.
+    """
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[8])
