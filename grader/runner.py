@@ -77,6 +77,7 @@ class _Sent:
     key: bytes  # digest of its request
     function: str
     fresh: bool
+    position: int  # in its request, 1 for the first (as the child reports progress)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class SubmissionRunner:
         self._expected: list[tuple[bytes, bytes, str, str, bool]] = []  # (body, key, module, function, fresh) to send
         self._sent: deque[_Sent] = deque()  # sent ahead, replies not read yet, in order
         self._early: dict[bytes, deque[_Answer]] = {}  # fresh answers read before their check asked
+        self._hung_ahead: dict[tuple[bytes, bool], CodeError] = {}  # (key, fresh) of a call sent ahead that hung
         self._notebook = (
             NotebookRun(submission.cells, submission.modules["numpy"], submission.notebook_name,
                         budget_s=notebook_timeout_s, describe=submission.describe_location)
@@ -151,9 +153,12 @@ class SubmissionRunner:
         Raises :class:`CodeError` when the code does not run and
         :class:`CheckFailed` when it modified an argument in place.
         """
-        if function in self._timed_out:
-            raise CodeError(f"{function}: not run again, it {self._timed_out[function]} on an earlier check")
         module = self._module_of(function)
+        if function in self._timed_out:
+            ran_ahead = self._hung_ahead.pop((self._encoded(module, function, args)[1], fresh), None)
+            if ran_ahead is not None:  # this very call hung while an earlier check waited for its answer
+                raise ran_ahead
+            raise CodeError(f"{function}: not run again, it {self._timed_out[function]} on an earlier check")
         self._ensure_imported(module)
         body, key = self._encoded(module, function, args)
         first = self._answers.get(key)
@@ -201,7 +206,7 @@ class SubmissionRunner:
         return [safe_text(warning, MAX_TEXT) for warning in raw]  # they quote student text
 
     def close(self) -> None:
-        self._expected, self._early = [], {}
+        self._expected, self._early, self._hung_ahead = [], {}, {}
         self._sent.clear()
         if self._child is not None:
             self._child.close()
@@ -269,12 +274,12 @@ class SubmissionRunner:
             if module not in usable or function in self._timed_out or (not fresh and key in seen):
                 continue
             seen.add(key)
-            batch.append((body, _Sent(key, function, fresh)))
+            batch.append((body, _Sent(key, function, fresh, len(batch) + 1)))
         if not batch:
             return
         try:
             self._child.send(b'{"op":"calls","calls":[' + b",".join(body for body, _ in batch) + b"]}",
-                             timeout=self.timeout_s)
+                             timeout=self.timeout_s, calls=len(batch))
         except ChildDied:  # ChildTimeout included: the calls go one at a time, in a fresh child
             self._child = None
             return
@@ -295,18 +300,28 @@ class SubmissionRunner:
 
         Answers read on the way are kept for their checks. Returns the answer
         of ``until``, or None when it is not read (its call was lost with the
-        child: it runs again on its own). A lost ``until`` raises its :class:`CodeError`.
+        child: it runs again on its own). When the child hangs or dies, the
+        call it was running is blamed (:attr:`ChildDied.running`; the first
+        unread one if it did not say): its check gets the :class:`CodeError`
+        (raised here if it is ``until``'s), and every other call lost runs
+        again on its own.
         """
+        wanted = next((sent for sent in self._sent if (sent.key, sent.fresh) == until), None)
         while self._sent:
             sent = self._sent.popleft()
-            target = (sent.key, sent.fresh) == until
             try:
                 reply = self._child.receive(timeout=self.timeout_s)
             except ChildDied as exc:  # ChildTimeout included
-                failure = self._lost(exc, subject=sent.function, function=sent.function, timeout=self.timeout_s)
-                if target:
+                running = getattr(exc, "running", None)
+                culprit = next((other for other in (sent, *self._sent) if other.position == running), sent)
+                failure = self._lost(exc, subject=culprit.function, function=culprit.function,
+                                     timeout=self.timeout_s)
+                if culprit is wanted:
                     raise failure from exc
+                if isinstance(exc, ChildTimeout):  # its own check says so, first hand; a crash is tried again
+                    self._hung_ahead[(culprit.key, culprit.fresh)] = failure
                 return None
+            target = sent is wanted
             answer = self._answer(sent.function, reply)
             if target:
                 return answer

@@ -33,7 +33,7 @@ class ScriptedChild:
         self.log = log  # per request: the functions it asked for ("import:<module>" for an import)
         self.replies: deque[object] = deque()
 
-    def send(self, message, timeout):
+    def send(self, message, timeout, calls=0):
         request = json.loads(message) if isinstance(message, bytes) else message
         calls = request["calls"] if request["op"] == "calls" else [request]
         self.log.append([c["function"] if c["op"] == "call" else f"{c['op']}:{c.get('module')}" for c in calls])
@@ -63,12 +63,35 @@ class ScriptedChild:
         pass
 
 
-def runner(script: dict[str, object]) -> tuple[SubmissionRunner, list[list[str]], list[ScriptedChild]]:
+class HoldingChild(ScriptedChild):
+    """Holds its replies to calls sent ahead until the last is done, as a child with a progress page does.
+
+    A call that dies or hangs loses the replies held before it; the error
+    says which call it was (``running``), as the grader's sandbox reads it
+    from the progress page.
+    """
+
+    def send(self, message, timeout, calls=0):
+        super().send(message, timeout, calls)
+        if calls and self.replies and self.replies[-1] in ("die", "hang"):
+            self.replies = deque([(self.replies[-1], len(self.replies))])
+
+    def receive(self, timeout):
+        if self.replies and isinstance(self.replies[0], tuple):
+            outcome, running = self.replies.popleft()
+            if outcome == "die":
+                raise ChildDied("exited with code 3", running=running)
+            raise ChildTimeout("timed out", running=running)
+        return super().receive(timeout)
+
+
+def runner(script: dict[str, object], child: type[ScriptedChild] = ScriptedChild,
+           ) -> tuple[SubmissionRunner, list[list[str]], list[ScriptedChild]]:
     log: list[list[str]] = []
     children: list[ScriptedChild] = []
 
     def spawn(files):
-        children.append(ScriptedChild(dict(script), log))
+        children.append(child(dict(script), log))
         return children[-1]
 
     sandbox = SimpleNamespace(spawn=spawn)
@@ -123,9 +146,27 @@ def test_a_hang_read_by_a_later_check_is_blamed_on_its_own_function():
     run, log, children = runner({"Net": "hang"})
     run.expect(PLAN)
     assert run.call("relu", ("h", Y)).array.tolist() == [1.0]  # Net's check did not call: its reply is in the way
+    with pytest.raises(CodeError, match="^Net: timed out after 1 s$"):  # its own check says so, first hand
+        run.call("Net", ("x", X))
     with pytest.raises(CodeError, match="Net: not run again, it timed out after 1 s on an earlier check"):
         run.call("Net", ("x", X))
     assert len(children) == 2 and log[-2:] == [["import:numpy_net"], ["relu"]]
+
+
+@pytest.mark.parametrize("outcome", ["hang", "die"])
+def test_a_call_behind_held_replies_that_hangs_or_dies_is_blamed_and_the_calls_before_it_run_again(outcome):
+    run, log, children = runner({"Net": outcome}, HoldingChild)
+    run.expect(PLAN)
+    assert run.call("relu", ("h", X)).array.tolist() == [1.0]  # its reply was held and lost: asked again
+    expected = "Net: timed out after 1 s"  # first hand: that call hung, while relu's check waited
+    children[-1].script.pop("Net")  # a death is tried again (it may have been a fluke), a hang is not
+    if outcome == "hang":
+        with pytest.raises(CodeError, match=expected):
+            run.call("Net", ("x", X))
+    else:
+        assert run.call("Net", ("x", X)).array.tolist() == [1.0]
+    assert len(children) == 2 and log[2] == ["relu", "Net", "relu", "relu", "relu"]
+    assert log[3:5] == [["import:numpy_net"], ["relu"]]
 
 
 def test_fresh_answers_read_early_are_kept_for_their_check():
@@ -141,7 +182,7 @@ def test_a_module_that_cannot_be_imported_leaves_its_calls_out():
     run, log, _ = runner({})
     original = ScriptedChild.send
 
-    def send(self, message, timeout):
+    def send(self, message, timeout, calls=0):
         request = json.loads(message) if isinstance(message, bytes) else message
         if request.get("module") == "torch_net" and request["op"] == "import":
             self.log.append(["import:torch_net"])

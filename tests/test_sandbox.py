@@ -63,7 +63,16 @@ PROBE = textwrap.dedent('''
                 open_fds.append(fd)
             except OSError:
                 pass
-        report(fds=open_fds)
+        grow = shrink = "allowed"
+        try:
+            os.ftruncate(4, 1 << 20)
+        except OSError as exc:
+            grow = exc.strerror
+        try:
+            os.ftruncate(4, 0)
+        except OSError as exc:
+            shrink = exc.strerror
+        report(fds=open_fds, page=os.readlink("/proc/self/fd/4"), grow=grow, shrink=shrink)
 
     def garbage():
         import gc
@@ -85,6 +94,13 @@ PROBE = textwrap.dedent('''
     def sleep_forever():
         while True:
             time.sleep(1)
+
+    def nap(seconds):
+        time.sleep(float(seconds))
+        return float(seconds)
+
+    def crash():
+        os._exit(3)
 
     def exit_3():
         os._exit(3)
@@ -322,9 +338,12 @@ def test_environment_is_scrubbed(sandbox: Sandbox) -> None:
                         "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
 
 
-def test_only_its_socket_and_standard_streams_are_open(sandbox: Sandbox) -> None:
+def test_only_its_socket_standard_streams_and_progress_page_are_open(sandbox: Sandbox) -> None:
     with sandbox.spawn({"probe.py": paths_module([])}) as child:
-        assert report(child, "descriptors")["fds"] == [0, 1, 2, 3]
+        facts = report(child, "descriptors")
+    assert facts["fds"] == [0, 1, 2, 3, 4]
+    assert facts["page"].startswith("/memfd:progress")  # sealed: the grader's reads of it can never fault
+    assert facts["grow"] == facts["shrink"] == "Operation not permitted"
 
 
 def test_the_zygote_heap_is_on_huge_pages_where_the_kernel_gives_them_on_request(sandbox: Sandbox) -> None:
@@ -355,6 +374,36 @@ def test_a_child_s_collector_leaves_the_zygote_s_objects_alone(sandbox: Sandbox)
 
 
 # ---------------------------------------------------------------- how children end
+
+
+def send_ahead(child: Child, *calls: tuple[str, float], timeout: float) -> None:
+    """The probe's ``calls`` as one request, sent ahead (as the runner sends a submission's planned calls)."""
+    body = {"op": "calls", "calls": [{"op": "call", "module": "probe", "function": function,
+                                      "args": [["a0", wire.encode_value(arg)]] if arg is not None else [], "seed": 0}
+                                     for function, arg in calls]}
+    child.send(body, timeout=timeout, calls=len(calls))
+
+
+def test_replies_to_calls_sent_ahead_come_together_and_each_call_has_its_own_timeout(sandbox: Sandbox) -> None:
+    """Three calls of 0.4 s with a timeout of 1 s: 1.2 s in all, and no call ran out of time."""
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        send_ahead(child, ("nap", 0.4), ("nap", 0.4), ("nap", 0.4), timeout=1.0)
+        started = time.monotonic()
+        first = child.receive(timeout=1.0)
+        held = time.monotonic() - started
+        replies = [first, child.receive(timeout=1.0), child.receive(timeout=1.0)]
+    assert [wire.decode_value(reply["value"]) for reply in replies] == [0.4, 0.4, 0.4]
+    assert held > 1.0  # the first reply waited for the last call: one wake-up of the grader, not three
+
+
+@pytest.mark.parametrize(("last", "error"), [("sleep_forever", ChildTimeout), ("crash", ChildDied)])
+def test_a_call_sent_ahead_that_hangs_or_dies_is_the_one_named(sandbox: Sandbox, last: str, error: type) -> None:
+    """The replies before it were held: the child says which call it was running."""
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        send_ahead(child, ("nap", 0.0), ("nap", 0.0), (last, None), timeout=1.0)
+        with pytest.raises(error) as raised:
+            child.receive(timeout=1.0)
+    assert raised.value.running == 3
 
 
 def test_endless_call_times_out_and_the_next_spawn_works(sandbox: Sandbox) -> None:

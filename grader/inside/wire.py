@@ -71,10 +71,15 @@ def encode_message(message: dict[str, Any]) -> bytes:
     return json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
 
 
+def frame(message: dict[str, Any] | bytes) -> bytes:
+    """One message as sent: its length, then its body (``bytes`` are an already encoded body)."""
+    body = message if isinstance(message, bytes) else encode_message(message)
+    return HEADER.pack(len(body)) + body
+
+
 def send_message(sock: socket.socket, message: dict[str, Any] | bytes) -> None:
     """Send one JSON message (length-prefixed); ``bytes`` are an already encoded body."""
-    body = message if isinstance(message, bytes) else encode_message(message)
-    sock.sendall(HEADER.pack(len(body)) + body)
+    sock.sendall(frame(message))
 
 
 def _recv_exactly(sock: socket.socket | Deadline, n: int) -> bytes:
@@ -119,6 +124,17 @@ def receive_message(sock: socket.socket | Deadline, max_bytes: int) -> dict[str,
     if size > max_bytes:
         raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes}")
     return decode_message(_recv_exactly(sock, size))
+
+
+def receive_message_and_fds(sock: socket.socket, max_bytes: int, max_fds: int) -> tuple[dict[str, Any], list[int]]:
+    """:func:`receive_message`, and the descriptors (at most ``max_fds``, close-on-exec) sent along with it."""
+    head, fds, _, _ = socket.recv_fds(sock, HEADER.size, max_fds, socket.MSG_CMSG_CLOEXEC)
+    if not head:
+        raise EOFError("peer closed the connection")
+    (size,) = HEADER.unpack(head + _recv_exactly(sock, HEADER.size - len(head)))
+    if size > max_bytes:
+        raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes}")
+    return decode_message(_recv_exactly(sock, size)), fds
 
 
 def decode_message(body: bytes) -> dict[str, Any]:

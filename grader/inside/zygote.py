@@ -14,7 +14,8 @@ Control protocol (``wire`` framing, JSON objects):
     grader's end of a new socket pair (``SCM_RIGHTS``). On the other end the
     child first reads one message ``{"files": {"numpy_net.py": "<base64>"}}``,
     writes the files into its working folder, then serves the :mod:`harness`
-    protocol.
+    protocol. The grader may send a progress page (a descriptor) along with
+    the files (see ``harness``).
 ``{"op": "wait", "id": N, "timeout": s}``
     lets the child exit on its own for up to ``s`` seconds, kills it if it did
     not, kills everything it left behind, removes its files and replies
@@ -307,14 +308,14 @@ def _run_child(sock: socket.socket, stdout_fd: int, stderr_fd: int, workdir: str
         workdir = confine(sock.detach(), stdout_fd, stderr_fd, workdir=workdir, name=name, uid=uid,
                           limits=limits, tasks_of_uid=tasks)
         connection = socket.socket(fileno=3)
-        _receive_files(connection, workdir, wire)
+        progress = _receive_files(connection, workdir, wire)
     except BaseException:
         try:
             os.write(2, traceback.format_exc().encode("utf-8", "replace")[-STDERR_TAIL_BYTES:])
         finally:
             os._exit(SETUP_FAILED_EXIT)
     try:
-        harness.serve(connection, workdir)
+        harness.serve(connection, workdir, progress)
     except BaseException:
         try:
             os.write(2, traceback.format_exc().encode("utf-8", "replace")[-STDERR_TAIL_BYTES:])
@@ -323,10 +324,13 @@ def _run_child(sock: socket.socket, stdout_fd: int, stderr_fd: int, workdir: str
     os._exit(0)
 
 
-def _receive_files(connection: socket.socket, workdir: str, wire: Any) -> None:
-    """Read ``{"files": {name: base64}}`` from the grader and write them into ``workdir``."""
+def _receive_files(connection: socket.socket, workdir: str, wire: Any) -> int | None:
+    """Read ``{"files": {name: base64}}`` from the grader and write them into ``workdir``.
+
+    Returns the progress page the grader may send along with it (a descriptor; see ``harness``).
+    """
     connection.settimeout(FILES_TIMEOUT_S)
-    message = wire.receive_message(connection, MAX_FILES_BYTES)
+    message, fds = wire.receive_message_and_fds(connection, MAX_FILES_BYTES, 1)
     connection.settimeout(None)
     files = message.get("files")
     if not isinstance(files, dict):
@@ -343,6 +347,7 @@ def _receive_files(connection: socket.socket, workdir: str, wire: Any) -> None:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+    return fds[0] if fds else None
 
 
 # ---------------------------------------------------------------- helpers

@@ -10,7 +10,9 @@ and reads every reply as size-capped JSON data.
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -45,6 +47,7 @@ STARTUP_TIMEOUT_S = 120.0  # importing torch takes seconds, more on a loaded mac
 CONTROL_TIMEOUT_S = 30.0  # a control reply (a sweep can take a moment)
 EXIT_GRACE_S = 2.0  # after a child closes its socket, how long it may take to exit
 MAX_CONTROL_REPLY_BYTES = 1 << 20
+PROGRESS_CHECKS = 10  # how often, per call timeout, a wait for held replies reads the child's progress
 
 
 class Sandbox:
@@ -110,7 +113,7 @@ class Sandbox:
                     break
                 if attempt == 2:
                     raise SandboxError(f"spawn failed: {reply.get('error', 'no socket received')}")
-        child = Child(self, int(reply["id"]), socket.socket(fileno=fd))
+        child = Child(self, int(reply["id"]), socket.socket(fileno=fd), progress=_progress_page())
         self._children[child.id] = child
         child._send_files(files)
         return child
@@ -309,12 +312,23 @@ class Sandbox:
 
 
 class Child:
-    """One forked child serving one submission; use :meth:`request`, then :meth:`close`."""
+    """One forked child serving one submission; use :meth:`request`, then :meth:`close`.
 
-    def __init__(self, sandbox: Sandbox, child_id: int, connection: socket.socket) -> None:
+    It is given a progress page (``progress``, a sealed 8-byte memfd) with its
+    files: with one, the child holds its replies to calls sent ahead in one
+    request until the last is done, and writes there how many it has started
+    (see ``harness``). While such replies are awaited, each call the child
+    starts gets ``timeout`` seconds of its own, and a child that hangs or dies
+    is blamed on the call it was running (:attr:`ChildDied.running`).
+    """
+
+    def __init__(self, sandbox: Sandbox, child_id: int, connection: socket.socket, *,
+                 progress: int | None = None) -> None:
         self._sandbox = sandbox
         self.id = child_id
         self._socket: socket.socket | None = connection
+        self._progress = progress
+        self._ahead = (0, 0)  # (progress before the calls sent ahead, how many were sent)
         self._dead: str | None = None  # why it is gone
         self.exit: ExitStatus | None = None  # how it ended, once reaped
 
@@ -327,24 +341,76 @@ class Child:
         self.send(message, timeout=timeout)
         return self.receive(timeout=timeout)
 
-    def send(self, message: dict[str, Any] | bytes, *, timeout: float | None = None) -> None:
+    def send(self, message: dict[str, Any] | bytes, *, timeout: float | None = None, calls: int = 0) -> None:
         """Send one harness request without waiting for its reply (or replies: see ``harness``).
 
-        Raises :class:`ChildTimeout` when the child does not take it within
-        ``timeout`` seconds and :class:`ChildDied` when it is gone; it is
-        killed then.
+        ``calls`` is how many calls the request holds when it is a ``calls``
+        request. Raises :class:`ChildTimeout` when the child does not take it
+        within ``timeout`` seconds and :class:`ChildDied` when it is gone; it
+        is killed then.
         """
+        if calls:
+            self._ahead = (self._progress_now() or 0, calls)
         self._exchange(lambda connection, limit: wire.send_message(connection, message), timeout)
 
     def receive(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The next reply, which must arrive in full within ``timeout`` seconds (default ``limits.call_timeout_s``).
 
+        While replies to calls sent ahead are awaited, the ``timeout`` counts
+        from the start of the call the child is running, as it reports it.
         Raises :class:`ChildTimeout` (the child is killed) when it does not,
         and :class:`ChildDied` when the child ended or sent a malformed or
         oversized reply (it is killed then too).
         """
-        return self._exchange(lambda connection, limit: wire.receive_message(
-            wire.Deadline(connection, time.monotonic() + limit), self._sandbox.limits.max_reply_bytes), timeout)
+        def step(connection: socket.socket, limit: float) -> dict[str, Any]:
+            if self._ahead[1]:
+                self._await_reply(connection, limit)
+            return wire.receive_message(wire.Deadline(connection, time.monotonic() + limit),
+                                        self._sandbox.limits.max_reply_bytes)
+
+        return self._exchange(step, timeout)
+
+    def _await_reply(self, connection: socket.socket, limit: float) -> None:
+        """Wait until a reply starts to arrive; raise ``TimeoutError`` once one call has run ``limit`` s.
+
+        The child holds its replies to calls sent ahead until the last is
+        done: it is not woken once per call, and neither is this process.
+        Every ``limit / PROGRESS_CHECKS`` s it reads how many calls the child
+        has started; each new one (up to those sent) gets ``limit`` s from
+        then, so that no call runs more than ``limit`` s and a bit, and a
+        child cannot stretch the wait beyond one ``limit`` per call sent.
+        """
+        poller = select.poll()
+        poller.register(connection, select.POLLIN | select.POLLERR | select.POLLHUP)
+        seen = self._progress_now()
+        deadline = time.monotonic() + limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the running call ran out of time")
+            if poller.poll(min(remaining, limit / PROGRESS_CHECKS) * 1000):
+                return
+            now = self._progress_now()
+            if now is not None and seen is not None and seen < now <= sum(self._ahead):
+                seen, deadline = now, time.monotonic() + limit
+
+    def _progress_now(self) -> int | None:
+        """How many calls sent ahead the child says it has started, in all; None without a page."""
+        if self._progress is None:
+            return None
+        try:
+            data = os.pread(self._progress, 8, 0)
+        except OSError:
+            return None
+        return int.from_bytes(data, "little") if len(data) == 8 else None
+
+    def _running(self) -> int | None:
+        """Which of the calls last sent ahead (1 for the first) the child had started last, if it said."""
+        base, count = self._ahead
+        now = self._progress_now()
+        if not count or now is None or not base < now <= base + count:
+            return None
+        return now - base
 
     def _exchange(self, step: Callable[[socket.socket, float], T], timeout: float | None) -> T:
         """Run one send or receive, ``step(socket, seconds)``; every way it can fail ends the child and says how."""
@@ -355,14 +421,19 @@ class Child:
         try:
             return step(self._socket, limit)
         except TimeoutError:
+            running = self._running()
             self._finish(wait=0.0)
-            raise ChildTimeout(self._mark_dead(f"timed out after {limit:g} s"), exit=self.exit) from None
+            raise ChildTimeout(self._mark_dead(f"timed out after {limit:g} s"), exit=self.exit,
+                               running=running) from None
         except wire.WireError as exc:
+            running = self._running()
             self._finish(wait=0.0)
-            raise ChildDied(self._mark_dead(f"sent a malformed reply ({exc})"), exit=self.exit) from None
+            raise ChildDied(self._mark_dead(f"sent a malformed reply ({exc})"), exit=self.exit,
+                            running=running) from None
         except (EOFError, OSError):
+            running = self._running()
             self._finish(wait=EXIT_GRACE_S)
-            raise ChildDied(self._mark_dead(self._describe_end()), exit=self.exit) from None
+            raise ChildDied(self._mark_dead(self._describe_end()), exit=self.exit, running=running) from None
 
     def _send_files(self, files: Mapping[str, bytes]) -> None:
         """The submission's files, the first message the child reads (see ``zygote``)."""
@@ -371,7 +442,9 @@ class Child:
         message = {"files": {name: base64.b64encode(data).decode("ascii") for name, data in files.items()}}
         try:
             self._socket.settimeout(CONTROL_TIMEOUT_S)
-            wire.send_message(self._socket, message)
+            framed = wire.frame(message)
+            sent = socket.send_fds(self._socket, [framed], [self._progress]) if self._progress is not None else 0
+            self._socket.sendall(framed[sent:])
         except OSError:  # it died while confining itself: the first request says how
             pass
 
@@ -381,6 +454,7 @@ class Child:
             self._finish(wait=0.0)
         if self._dead is None:
             self._dead = "is closed"
+        self._close_progress()
 
     def _finish(self, *, wait: float) -> None:
         """Close our end, then have the zygote reap the child (killing it after ``wait`` s) and sweep."""
@@ -417,13 +491,38 @@ class Child:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        self._close_progress()
         return self._dead
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            os.close(self._progress)
+            self._progress = None
 
     def __enter__(self) -> Child:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _progress_page() -> int | None:
+    """A child's progress page: an 8-byte memfd, sealed so that the child can neither grow nor shrink it.
+
+    Sealed, a read of it can never fault (as a mapping truncated by the child
+    would); where memfds or seals are missing, children send each reply at once.
+    """
+    try:
+        fd = os.memfd_create("progress", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    except (AttributeError, OSError):
+        return None
+    try:
+        os.ftruncate(fd, 8)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+    except (AttributeError, OSError):
+        os.close(fd)
+        return None
+    return fd
 
 
 def _exit_status(data: dict[str, Any]) -> ExitStatus:

@@ -33,12 +33,20 @@ class ExitStatus:
 
 
 class ChildDied(Exception):
-    """The child stopped answering; ``description`` says how ("exited with code 3")."""
+    """The child stopped answering; ``description`` says how ("exited with code 3").
 
-    def __init__(self, description: str, *, exit: ExitStatus | None = None) -> None:
+    ``running`` is, when the child said so, which of the calls sent ahead in
+    one request (1 for the first) it had started last: the one that hung or
+    crashed, since replies to such calls may be held until the last is done.
+    Student code can write anything there: it only picks which of the
+    submission's own calls is blamed.
+    """
+
+    def __init__(self, description: str, *, exit: ExitStatus | None = None, running: int | None = None) -> None:
         super().__init__(description)
         self.description = description
         self.exit = exit
+        self.running = running
 
     @property
     def stderr(self) -> str:
