@@ -102,6 +102,12 @@ PROBE = textwrap.dedent('''
     def crash():
         os._exit(3)
 
+    def seesaw():  # writes its progress page back and forth, to stretch the grader's wait
+        while True:
+            for started in (1, 2):
+                os.pwrite(4, started.to_bytes(8, "little"), 0)
+                time.sleep(0.02)
+
     def exit_3():
         os._exit(3)
 
@@ -404,6 +410,15 @@ def test_a_call_sent_ahead_that_hangs_or_dies_is_the_one_named(sandbox: Sandbox,
         with pytest.raises(error) as raised:
             child.receive(timeout=1.0)
     assert raised.value.running == 3
+
+
+def test_a_child_writing_its_progress_back_and_forth_gets_one_timeout_per_call_sent(sandbox: Sandbox) -> None:
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        send_ahead(child, ("seesaw", None), ("nap", 0.0), timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(ChildTimeout):
+            child.receive(timeout=0.5)
+    assert time.monotonic() - started < 2 * 0.5 + 0.5 + 1.0  # two calls sent: at most two steps forward count
 
 
 def test_endless_call_times_out_and_the_next_spawn_works(sandbox: Sandbox) -> None:

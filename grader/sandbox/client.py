@@ -329,6 +329,7 @@ class Child:
         self._socket: socket.socket | None = connection
         self._progress = progress
         self._ahead = (0, 0)  # (progress before the calls sent ahead, how many were sent)
+        self._furthest = 0  # the furthest progress seen since: each step forward earns one more timeout, once
         self._dead: str | None = None  # why it is gone
         self.exit: ExitStatus | None = None  # how it ended, once reaped
 
@@ -351,6 +352,7 @@ class Child:
         """
         if calls:
             self._ahead = (self._progress_now() or 0, calls)
+            self._furthest = self._ahead[0]
         self._exchange(lambda connection, limit: wire.send_message(connection, message), timeout)
 
     def receive(self, *, timeout: float | None = None) -> dict[str, Any]:
@@ -377,12 +379,13 @@ class Child:
         done: it is not woken once per call, and neither is this process.
         Every ``limit / PROGRESS_CHECKS`` s it reads how many calls the child
         has started; each new one (up to those sent) gets ``limit`` s from
-        then, so that no call runs more than ``limit`` s and a bit, and a
-        child cannot stretch the wait beyond one ``limit`` per call sent.
+        then, so that no call runs more than ``limit`` s and a bit. Only
+        progress beyond the furthest seen counts, so that a child writing
+        numbers back and forth cannot stretch its replies' wait beyond one
+        ``limit`` per call sent, however many replies the grader waits for.
         """
         poller = select.poll()
         poller.register(connection, select.POLLIN | select.POLLERR | select.POLLHUP)
-        seen = self._progress_now()
         deadline = time.monotonic() + limit
         while True:
             remaining = deadline - time.monotonic()
@@ -391,8 +394,8 @@ class Child:
             if poller.poll(min(remaining, limit / PROGRESS_CHECKS) * 1000):
                 return
             now = self._progress_now()
-            if now is not None and seen is not None and seen < now <= sum(self._ahead):
-                seen, deadline = now, time.monotonic() + limit
+            if now is not None and self._furthest < now <= sum(self._ahead):
+                self._furthest, deadline = now, time.monotonic() + limit
 
     def _progress_now(self) -> int | None:
         """How many calls sent ahead the child says it has started, in all; None without a page."""
