@@ -312,8 +312,7 @@ class SubmissionRunner:
             try:
                 reply = self._child.receive(timeout=self.timeout_s)
             except ChildDied as exc:  # ChildTimeout included
-                running = getattr(exc, "running", None)
-                culprit = next((other for other in (sent, *self._sent) if other.position == running), sent)
+                culprit = next((other for other in (sent, *self._sent) if other.position == exc.running), sent)
                 failure = self._lost(exc, subject=culprit.function, function=culprit.function,
                                      timeout=self.timeout_s)
                 if culprit is wanted:
@@ -321,9 +320,8 @@ class SubmissionRunner:
                 if isinstance(exc, ChildTimeout):  # its own check says so, first hand; a crash is tried again
                     self._hung_ahead[(culprit.key, culprit.fresh)] = failure
                 return None
-            target = sent is wanted
             answer = self._answer(sent.function, reply)
-            if target:
+            if sent is wanted:
                 return answer
             if not sent.fresh:
                 self._remember(sent.key, answer)

@@ -120,10 +120,7 @@ def receive_message(sock: socket.socket | Deadline, max_bytes: int) -> dict[str,
     Raises ``EOFError`` when the peer closed, ``WireError`` when the message is
     too large or not a JSON object, and ``socket.timeout`` as set on ``sock``.
     """
-    (size,) = HEADER.unpack(_recv_exactly(sock, HEADER.size))
-    if size > max_bytes:
-        raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes}")
-    return decode_message(_recv_exactly(sock, size))
+    return _receive_rest(sock, _recv_exactly(sock, HEADER.size), max_bytes)
 
 
 def receive_message_and_fds(sock: socket.socket, max_bytes: int, max_fds: int) -> tuple[dict[str, Any], list[int]]:
@@ -131,10 +128,15 @@ def receive_message_and_fds(sock: socket.socket, max_bytes: int, max_fds: int) -
     head, fds, _, _ = socket.recv_fds(sock, HEADER.size, max_fds, socket.MSG_CMSG_CLOEXEC)
     if not head:
         raise EOFError("peer closed the connection")
-    (size,) = HEADER.unpack(head + _recv_exactly(sock, HEADER.size - len(head)))
+    return _receive_rest(sock, head + _recv_exactly(sock, HEADER.size - len(head)), max_bytes), fds
+
+
+def _receive_rest(sock: socket.socket | Deadline, header: bytes, max_bytes: int) -> dict[str, Any]:
+    """The message whose ``header`` (its length) was read: its body, size-capped and parsed."""
+    (size,) = HEADER.unpack(header)
     if size > max_bytes:
         raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes}")
-    return decode_message(_recv_exactly(sock, size)), fds
+    return decode_message(_recv_exactly(sock, size))
 
 
 def decode_message(body: bytes) -> dict[str, Any]:
