@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import textwrap
 import time
@@ -77,6 +78,16 @@ PROBE = textwrap.dedent('''
     def garbage():
         import gc
         report(frozen=gc.get_freeze_count())
+
+    def specialised():
+        import dis
+        import numpy as np, torch
+        standard = set(dis.opname)
+        def count(function):
+            function = getattr(function, "__wrapped__", function)
+            return sum(i.opname not in standard for i in dis.get_instructions(function, adaptive=True))
+        report(call_impl=count(torch.nn.Module._call_impl), sgd_step=count(torch.optim.SGD.step),
+               backward=count(torch.Tensor.backward), np_sum=count(np.sum))
 
     def imports():
         import math, random, itertools, functools, collections, copy, typing, statistics
@@ -377,6 +388,18 @@ def test_a_child_s_collector_leaves_the_zygote_s_objects_alone(sandbox: Sandbox)
     with sandbox.spawn({"probe.py": paths_module([])}) as child:
         facts = report(child, "garbage")
     assert facts["frozen"] > 100_000  # NumPy's, torch's and the harness's objects
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python specialises bytecode from 3.11 on")
+def test_a_child_inherits_library_code_the_zygote_specialised(sandbox: Sandbox) -> None:
+    """The warm-up ran the library calls submissions make often enough for Python to specialise them.
+
+    None of these has run in the child itself: what is specialised was done
+    once in the zygote, instead of again in every child.
+    """
+    with sandbox.spawn({"probe.py": paths_module([])}) as child:
+        facts = report(child, "specialised")
+    assert all(count > 0 for count in facts.values()), facts
 
 
 # ---------------------------------------------------------------- how children end
