@@ -37,12 +37,13 @@ def warm_up() -> tuple[ModuleType, ModuleType]:
     """Import NumPy, torch and the harness once, single-threaded, and exercise them.
 
     Exercising them here pulls in the modules torch loads lazily (building
-    the first optimiser imports ``torch._dynamo``, about 2 s), so that children need not read
-    them after dropping privileges; and doing it ``EXERCISE_ROUNDS`` times
-    lets Python specialise the library code every submission runs
-    (``Module.__call__``, ``SGD.step``, ``backward``, NumPy's reductions, the
-    harness's own request path), which a child then inherits instead of
-    specialising it again. Returns the ``harness`` and ``wire`` modules.
+    the first optimiser imports ``torch._dynamo``, about 2 s), so that
+    children need not read them after dropping privileges; and doing it
+    ``EXERCISE_ROUNDS`` times lets Python specialise the library code every
+    submission runs (``Module.__call__``, ``SGD.step``, ``backward``, NumPy's
+    reductions, the harness's own request path), which a child then inherits
+    instead of specialising it again. Returns the ``harness`` and ``wire``
+    modules.
     """
     os.environ.update(SINGLE_THREADED)
     import torch
@@ -54,28 +55,28 @@ def warm_up() -> tuple[ModuleType, ModuleType]:
             importlib.import_module(name)
         except Exception:  # an optional module missing in this installation
             pass
-    from torch import nn
-
-    import numpy as np
-
     from . import harness, wire
 
     for _ in range(EXERCISE_ROUNDS):
-        _exercise_torch(torch, nn, np)
-        _exercise_numpy(np)
+        _exercise_torch()
+        _exercise_numpy()
     harness.rehearse(EXERCISE_ROUNDS)
     freeze_objects()
     on_huge_pages()
     return harness, wire
 
 
-def _exercise_torch(torch: ModuleType, nn: ModuleType, np: ModuleType) -> None:
+def _exercise_torch() -> None:
     """Train a small generic classifier on random data for a few steps: the library calls submissions make.
 
     Deliberately not the assignment's network or training (no dropout masks,
     a bias, other sizes, three optimisers taking turns): this module is
     readable from inside the sandbox.
     """
+    import numpy as np
+    import torch
+    from torch import nn
+
     hidden, out = nn.Linear(6, 5, bias=False), nn.Linear(5, 3)
     model = nn.Sequential(hidden, nn.ReLU(), nn.Dropout(0.25), out, nn.Softmax(dim=-1))
     with torch.no_grad():
@@ -97,8 +98,10 @@ def _exercise_torch(torch: ModuleType, nn: ModuleType, np: ModuleType) -> None:
     torch.from_numpy(np.zeros(3)).float()
 
 
-def _exercise_numpy(np: ModuleType) -> None:
+def _exercise_numpy() -> None:
     """Elementwise functions and reductions on small arrays, as submissions use them."""
+    import numpy as np
+
     rng = np.random.default_rng(0)
     z = rng.standard_normal((3, 4))
     e = np.exp(z - np.max(z, axis=-1, keepdims=True))
