@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -334,6 +335,46 @@ def test_report_pages_written_during_a_batch_are_kept_and_pages_of_vanished_entr
     assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["alice.html", "bob.html"]
     assert written.stat().st_mtime == 0  # written already from this report: not rendered again
     assert "wrong" in (tmp_path / "pages" / "bob.html").read_text()
+
+
+_FIND_COPIES = """
+import sys
+from grader.batch import copies
+source = open(sys.argv[1]).read()
+found = copies.find_copies({"ann": source, "ben": source.replace("    ", "  ") + "# mine"})
+print(found.identical, "matplotlib" in sys.modules)
+print("-- end of the copies --", file=sys.stderr, flush=True)
+import matplotlib
+print(type(matplotlib.__path__).__name__, hasattr(matplotlib, "use"))
+"""
+
+
+def test_copies_are_found_without_loading_matplotlib_or_its_warnings(tmp_path):
+    """copydetect loads matplotlib only for its own report: a batch never imports it, and never prints its warnings."""
+    (tmp_path / "not-a-folder").write_text("")
+    home = tmp_path / "not-a-folder" / "home"  # no one can write there, not even root
+    environment = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+                   "XDG_CACHE_HOME": str(home / ".cache")}
+    environment.pop("MPLCONFIGDIR", None)
+    done = subprocess.run([sys.executable, "-c", _FIND_COPIES, str(REFERENCE / "numpy_net.py")], env=environment,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["(('ann', 'ben'),) False", "list True"]  # later, the real matplotlib
+    assert done.stderr.startswith("-- end of the copies --")  # nothing from matplotlib before
+
+
+def test_a_copydetect_that_needs_matplotlib_when_it_loads_gets_the_real_one(tmp_path):
+    fake = tmp_path / "copydetect"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("import matplotlib\nBACKEND = matplotlib.get_backend()\n"
+                                      "CodeFingerprint = compare_files = None\n")
+    script = ("import sys; from grader.batch import copies; module = copies._import_copydetect(); "
+              "print(module.__file__ == sys.argv[1], bool(module.BACKEND))")
+    done = subprocess.run([sys.executable, "-c", script, str(fake / "__init__.py")], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+                               "MPLCONFIGDIR": str(tmp_path / "mpl")}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_copies_found_meanwhile_equal_copies_found_at_once_and_failures_reach_the_caller(tmp_path, monkeypatch):

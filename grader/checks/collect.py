@@ -23,9 +23,10 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
+if TYPE_CHECKING:
+    import pytest  # imported when the suite is collected: a batch's main process never needs it (0.1 s)
 
 CHECKS_DIR = Path(__file__).resolve().parents[1] / "assignment" / "checks"
 ARGUMENTS = frozenset({"case", "run", "tolerance", "passed"})  # what a check function may ask for
@@ -88,6 +89,8 @@ class _Collector:
 
 
 def _collect() -> tuple[Check, ...]:
+    import pytest
+
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()) as output:
         exit_code = pytest.main([*PYTEST_ARGS, str(CHECKS_DIR)], plugins=[collector])
@@ -98,6 +101,8 @@ def _collect() -> tuple[Check, ...]:
 
 
 def _check(item: pytest.Item) -> Check:
+    import pytest
+
     if not isinstance(item, pytest.Function):
         raise CollectionError(f"{item.nodeid} is not a check function")
     marker = item.get_closest_marker("group")
