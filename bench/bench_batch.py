@@ -19,6 +19,11 @@ the checks of one submission pass (:class:`InProcessRunner`), with no
 sandbox, encoding or check. That is the floor no grader can go under, and the
 yardstick for a machine whose speed varies (a shared virtual machine): what
 the batch costs beyond it is the grader's overhead. A script, not a test.
+
+It measures the checkout it belongs to: its ``grader`` processes run in that
+folder, which ``python -m`` puts first on the module path. So a copy in a
+worktree (``git worktree add --detach /tmp/old HEAD~1``) measures the old
+version, whichever folder it is started from.
 """
 
 from __future__ import annotations
@@ -246,7 +251,7 @@ def run_batch(directory: Path, output: Path, jobs: int, entries: int) -> BatchRu
     command = [sys.executable, "-m", "grader", "batch", str(directory), "-o", str(output), "-j", str(jobs)]
     cpu_before = _children_cpu_s()
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     memory = MemorySampler(process.pid).start()
     report_times: list[float] = []
     tail: list[str] = []
@@ -278,7 +283,7 @@ def run_fresh(submissions: list[Path], output: Path) -> list[float]:
     for submission in submissions:
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "-o",
-                        str(output / f"{submission.name}.json")], check=True, capture_output=True)
+                        str(output / f"{submission.name}.json")], check=True, capture_output=True, cwd=ROOT)
         times.append(time.monotonic() - started)
     return times
 
