@@ -133,20 +133,24 @@ def template_sources() -> list[str]:
 def find_copies(sources: Mapping[str, str], *, template: Iterable[str] = (),
                 threshold: float = SIMILARITY_THRESHOLD) -> CopyFindings:
     """Identical groups and similar pairs among ``sources`` (entry name → Python source)."""
+    digests = {name: _digest(sources[name]) for name in sorted(sources)}
     by_digest: dict[str, list[str]] = defaultdict(list)
-    for name in sorted(sources):
-        by_digest[hashlib.sha256(normalise(sources[name]).encode()).hexdigest()].append(name)
+    for name, digest in digests.items():
+        by_digest[digest].append(name)
     template = list(template)
-    template_digests = {hashlib.sha256(normalise(t).encode()).hexdigest() for t in [*template, "\n".join(template)]}
+    template_digests = {_digest(text) for text in [*template, "\n".join(template)]}
     identical = tuple(tuple(names) for digest, names in sorted(by_digest.items(), key=lambda kv: kv[1])
                       if len(names) > 1 and digest not in template_digests)
-    template_copies = {name for names in by_digest.values() for name in names
-                       if hashlib.sha256(normalise(sources[name]).encode()).hexdigest() in template_digests}
+    template_copies = {name for name, digest in digests.items() if digest in template_digests}
     same = {frozenset(pair) for group in identical for pair in itertools.combinations(group, 2)}
     similar = tuple(p for p in _similar(sources, template, threshold) if frozenset((p.first, p.second)) not in same
                     and not {p.first, p.second} & template_copies)
     return CopyFindings(identical=identical, similar=similar,
                         threshold=threshold, compared=len(sources))
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(normalise(source).encode()).hexdigest()
 
 
 def find_copies_meanwhile(paths: Mapping[str, Path]) -> Callable[[], CopyFindings]:
