@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -127,6 +129,15 @@ def test_a_badly_conditioned_draw_is_drawn_again(monkeypatch):
     first = cases.redraw(case, case_sets.derived_seed(b"s", cases.hidden_key(case), 0))
     assert not np.array_equal(drawn.x, first.x)
     assert np.array_equal(drawn.x, cases.redraw(case, case_sets.derived_seed(b"s", cases.hidden_key(case), 1)).x)
+
+
+def test_a_draw_whose_numbers_overflow_is_rejected_without_a_warning():
+    case = next(c for c in cases.GRAD_W1 if not c.visible)
+    huge = dataclasses.replace(case, w1=case.w1 * 1e30, w2=case.w2 * 1e30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a TA drawing the case set sees no RuntimeWarning
+        assert not case_sets.well_conditioned(huge, "GRAD_W1", RUBRIC)
+        assert case_sets.well_conditioned(case, "GRAD_W1", RUBRIC)
 
 
 def _grade_json(*args: str, env: dict | None = None) -> dict:
