@@ -239,23 +239,21 @@ def _import_copydetect() -> types.ModuleType:
     matplotlib is already loaded, or a copydetect release does more with it
     at load time, copydetect is imported as it is.
     """
-    if "copydetect" in sys.modules or "matplotlib" in sys.modules:
-        import copydetect
-        return copydetect
-    placeholders = {"matplotlib": types.ModuleType("matplotlib"),
-                    "matplotlib.pyplot": types.ModuleType("matplotlib.pyplot")}
-    placeholders["matplotlib"].__path__ = []  # a package, as far as the import system cares
-    placeholders["matplotlib"].pyplot = placeholders["matplotlib.pyplot"]  # type: ignore[attr-defined]
-    sys.modules.update(placeholders)
-    try:
-        import copydetect
-    except Exception:  # it wanted more of matplotlib than a name: import it with the real one, below
-        pass
-    finally:
-        for name, placeholder in placeholders.items():
-            if sys.modules.get(name) is placeholder:
-                del sys.modules[name]
-    import copydetect  # loaded above (this only binds it), or now with matplotlib
+    if "copydetect" not in sys.modules and "matplotlib" not in sys.modules:
+        placeholders = {"matplotlib": types.ModuleType("matplotlib"),
+                        "matplotlib.pyplot": types.ModuleType("matplotlib.pyplot")}
+        placeholders["matplotlib"].__path__ = []  # a package, as far as the import system cares
+        placeholders["matplotlib"].pyplot = placeholders["matplotlib.pyplot"]  # type: ignore[attr-defined]
+        sys.modules.update(placeholders)
+        try:
+            import copydetect  # noqa: F401
+        except Exception:  # it wanted more of matplotlib than a name: imported with the real one, below
+            pass
+        finally:
+            for name, placeholder in placeholders.items():
+                if sys.modules.get(name) is placeholder:
+                    del sys.modules[name]
+    import copydetect  # loaded above (this only binds it), or now as it is
 
     return copydetect
 
