@@ -16,9 +16,12 @@ and the peak memory, each against its target.
 It also times the numerics alone, just before and just after the batch: the
 reference's own functions, called in this process with exactly the arguments
 the checks of one submission pass (:class:`InProcessRunner`), with no
-sandbox, encoding or check. That is the floor no grader can go under, and the
-yardstick for a machine whose speed varies (a shared virtual machine): what
-the batch costs beyond it is the grader's overhead. A script, not a test.
+sandbox, encoding or check, in a warm process (the fastest of a few rounds).
+That is the yardstick for a machine whose speed varies (a shared virtual
+machine). What the batch costs beyond it is the grader's overhead and what
+the same calls cost more in a freshly forked process (cold caches, copied
+pages); ``bench_breakdown.py`` times the calls inside the children to tell
+the two apart. A script, not a test.
 
 It measures the checkout it belongs to: its ``grader`` processes run in that
 folder, which ``python -m`` puts first on the module path. So a copy in a
@@ -158,7 +161,7 @@ class MemorySampler:
 
 
 class InProcessRunner:
-    """Calls the reference's functions in this process as the sandbox would, timing only the calls.
+    """Calls the reference's functions (those of ``folder``) in this process as the sandbox would, timing only the calls.
 
     Arguments are converted exactly as the harness converts them (float64
     arrays, float32 tensors), a repeated call is answered from the first
@@ -167,7 +170,7 @@ class InProcessRunner:
     as usual. ``seconds`` sums the CPU time of the calls alone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path = ROOT / "reference") -> None:
         import importlib.util
 
         from grader.runner import TORCH_FUNCTIONS
@@ -175,7 +178,7 @@ class InProcessRunner:
         self.torch_functions = TORCH_FUNCTIONS
         self.modules = {}
         for name in ("numpy_net", "torch_net"):
-            spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "reference" / f"{name}.py")
+            spec = importlib.util.spec_from_file_location(f"_bench_{name}", folder / f"{name}.py")
             assert spec is not None and spec.loader is not None
             self.modules[name] = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(self.modules[name])
