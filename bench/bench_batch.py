@@ -161,7 +161,7 @@ class MemorySampler:
 
 
 class InProcessRunner:
-    """Calls the reference's functions (those of ``folder``) in this process as the sandbox would, timing only the calls.
+    """Calls the functions of ``folder`` (the reference) in this process as the sandbox would, timing only the calls.
 
     Arguments are converted exactly as the harness converts them (float64
     arrays, float32 tensors), a repeated call is answered from the first

@@ -60,9 +60,6 @@ from . import notebook_runtime, wire
 MAX_REQUEST_BYTES = 64 << 20
 HOLD_MAX_BYTES = 1 << 20  # replies held at most before they are sent anyway
 
-# The arrays decoded so far in the request being answered: (type, dtype, shape, requires_grad, data) -> value.
-_DECODED: dict[tuple[Any, ...], Any] = {}
-
 
 def serve(sock: socket.socket, workdir: str, progress: int | None = None) -> None:
     """Answer requests on ``sock`` until the grader closes it.
@@ -121,13 +118,12 @@ def rehearse(rounds: int) -> None:
         arguments = [["x", wire.encode_value(np.arange(3.0))], ["w", wire.encode_value(torch.ones(2, 2))],
                      ["p", wire.encode_value(0.5)], ["mask", wire.encode_value(None)]]
         for _ in range(rounds):
-            _DECODED.clear()  # each round decodes its arguments, as a child's first calls do
-            reply = _answer({"op": "call", "module": name, "function": "echo", "args": arguments, "seed": 0}, "")
+            reply = _answer({"op": "call", "module": name, "function": "echo", "args": arguments, "seed": 0}, "",
+                            arrays={})  # each round decodes its arguments, as a child's first calls do
             if not wire.decode_message(wire.encode_message(reply)).get("ok"):
                 raise RuntimeError(f"the harness's rehearsal failed: {reply}")
     finally:
         del sys.modules[name]
-        _DECODED.clear()
 
 
 def _replies(request: dict[str, Any], workdir: str, starting: Callable[[], None]) -> Iterator[dict[str, Any]]:
@@ -135,25 +131,22 @@ def _replies(request: dict[str, Any], workdir: str, starting: Callable[[], None]
 
     ``starting()`` is called before each call of ``calls`` runs.
     """
-    _DECODED.clear()
-    try:
-        if request.get("op") != "calls":
-            yield _answer(request, workdir)
-            return
-        calls = request.get("calls")
-        if not isinstance(calls, list):
-            yield _bad_request("calls must hold a list")
-            return
-        for call in calls:
-            is_call = isinstance(call, dict) and call.get("op") == "call"
-            if is_call:
-                starting()
-            yield _answer(call, workdir) if is_call else _bad_request("calls may hold only call requests")
-    finally:
-        _DECODED.clear()
+    arrays: dict[tuple[Any, ...], Any] = {}  # the arrays this request's calls share (see _decoded)
+    if request.get("op") != "calls":
+        yield _answer(request, workdir, arrays=arrays)
+        return
+    calls = request.get("calls")
+    if not isinstance(calls, list):
+        yield _bad_request("calls must hold a list")
+        return
+    for call in calls:
+        is_call = isinstance(call, dict) and call.get("op") == "call"
+        if is_call:
+            starting()
+        yield _answer(call, workdir, arrays=arrays) if is_call else _bad_request("calls may hold only call requests")
 
 
-def _answer(request: dict[str, Any], workdir: str) -> dict[str, Any]:
+def _answer(request: dict[str, Any], workdir: str, *, arrays: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
     op = request.get("op")
     try:
         if op == "ping":
@@ -161,7 +154,7 @@ def _answer(request: dict[str, Any], workdir: str) -> dict[str, Any]:
         if op == "import":
             return _import(str(request["module"]), workdir)
         if op == "call":
-            return _call(request, workdir)
+            return _call(request, workdir, arrays=arrays)
         if op == "cell":
             return notebook_runtime.run_cell(request, workdir)
     except (KeyError, TypeError, ValueError, wire.WireError) as exc:
@@ -182,10 +175,10 @@ def _import(module: str, workdir: str) -> dict[str, Any]:
     return {"ok": True}
 
 
-def _call(request: dict[str, Any], workdir: str) -> dict[str, Any]:
+def _call(request: dict[str, Any], workdir: str, *, arrays: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
     module_name, function = str(request["module"]), str(request["function"])
     names = [str(name) for name, _ in request["args"]]
-    args = [_to_argument(_decoded(encoded)) for _, encoded in request["args"]]
+    args = [_to_argument(_decoded(encoded, arrays)) for _, encoded in request["args"]]
     module = sys.modules.get(module_name)
     if module is None:
         imported = _import(module_name, workdir)
@@ -216,16 +209,19 @@ def _net_probe(net_class: Any, w1: Any, w2: Any, p: Any, x: Any, mask: Any) -> t
     return y, net.linear1.weight, net.linear2.weight
 
 
-def _decoded(encoded: Any) -> Any:
-    """``wire.decode_value(encoded)``; an array is decoded once per request (the calls of a submission share
-    their cases' arrays: about 40 distinct among 300 arguments), then kept, read-only, in ``_DECODED``."""
+def _decoded(encoded: Any, arrays: dict[tuple[Any, ...], Any]) -> Any:
+    """``wire.decode_value(encoded)``; an array is decoded once per request and kept, read-only, in ``arrays``.
+
+    The calls of a submission share their cases' arrays: 109 distinct among
+    its 231 array arguments. ``arrays`` lives as long as the request.
+    """
     if not (isinstance(encoded, dict) and isinstance(encoded.get("data"), str)):
         return wire.decode_value(encoded)
     key = (encoded.get("type"), encoded.get("dtype"), repr(encoded.get("shape")), encoded.get("requires_grad"),
            encoded["data"])
-    value = _DECODED.get(key)
+    value = arrays.get(key)
     if value is None:
-        value = _DECODED[key] = wire.decode_value(encoded)
+        value = arrays[key] = wire.decode_value(encoded)
     return value
 
 
